@@ -1,0 +1,9 @@
+"""Shared pytest set-up: each real part (Binance server, S3 server, Postgres, dbt runs) lives in its own
+module under tests/fixtures/ and is registered here."""
+
+pytest_plugins = [
+    "tests.fixtures.binance_server",
+    "tests.fixtures.s3",
+    "tests.fixtures.postgres",
+    "tests.fixtures.warehouse",
+]
