@@ -82,10 +82,60 @@ def manifest_path(lake: Path) -> Path:
 
 def partition_dir(lake: Path, market: str, interval: str, symbol: str, month: str) -> Path:
     """Hive partition folder of one month: market=/interval=/symbol=/month=."""
-    return klines_root(lake) / f"market={market}" / f"interval={interval}" / f"symbol={symbol}" / f"month={month}"
+    return (
+        klines_root(lake)
+        / f"market={market}"
+        / f"interval={interval}"
+        / f"symbol={symbol}"
+        / f"month={month}"
+    )
 
 
 def temp_path(final: Path) -> Path:
     """A temporary sibling of `final`: same folder (so os.replace is atomic), hidden and without the
     .parquet suffix (so no glob over the lake ever reads a half-written file)."""
     return final.with_name(f".{final.name}.tmp-{os.getpid()}")
+
+
+# --- the Binance loader ---------------------------------------------------------------------------
+
+# HTTP: (connect, read) timeouts in seconds, and retries with exponential backoff on connection errors,
+# timeouts, 5xx and 403 (Binance's CDN answers 403 during outages; 404 alone means "not published").
+HTTP_TIMEOUT = (10.0, 60.0)
+HTTP_RETRIES = 5
+HTTP_BACKOFF_SECONDS = 0.5
+HTTP_BACKOFF_MAX_SECONDS = 8.0
+DOWNLOAD_CHUNK_BYTES = 1 << 20
+# CSV is parsed in blocks of this many bytes and written in row groups of this many rows (DuckDB's own
+# row-group size), so memory stays flat however large the archive (a 1s month is ~2.6M rows). Larger
+# blocks or groups cost memory (4 MiB / 256k rows: ~490 MB peak on a 1s month) for no speed gain.
+CSV_BLOCK_BYTES = 1 << 20
+PARQUET_ROW_GROUP_ROWS = 122_880
+PARQUET_COMPRESSION = "zstd"
+# open_time values at or above this are microseconds (ms values reach it only in the year 5138).
+MICROSECOND_THRESHOLD = 10**14
+# The manifest is rewritten at most this often during a run (and always at the end), so a killed run
+# keeps most of what it recorded.
+MANIFEST_FLUSH_SECONDS = 5.0
+DEFAULT_WORKERS = 4
+
+# --- the R2 mirror --------------------------------------------------------------------------------
+
+R2_ENDPOINT_TEMPLATE = "https://{account_id}.r2.cloudflarestorage.com"
+R2_REGION = "auto"
+# Object metadata key (x-amz-meta-sha256) holding the hex sha256 of the file: the checksum that decides
+# "unchanged", since a multipart ETag is not the MD5 of the object.
+R2_SHA256_METADATA = "sha256"
+# Files above the threshold go multipart in parts of this size (R2: parts >= 5 MiB, all but the last
+# of equal size); below it a single PUT with Content-MD5.
+R2_MULTIPART_THRESHOLD = 32 << 20
+R2_MULTIPART_CHUNKSIZE = 16 << 20
+R2_PART_CONCURRENCY = 4
+R2_DEFAULT_WORKERS = 8
+# Per-lake cache of sha256 (by size + mtime) and of the remote sha256 (by key + ETag), so an unchanged
+# push costs one listing, not a read of every file and a HEAD of every object. Hidden: never pushed.
+R2_STATE_FILE = ".r2-push-state.json"
+R2_CONNECT_TIMEOUT = 5
+R2_READ_TIMEOUT = 60
+R2_MAX_ATTEMPTS = 3
+R2_DELETE_BATCH = 1000

@@ -1,0 +1,332 @@
+"""Benchmark of `dbt build` on a lake of >= 20 million 1m candles, against the same SQL run by DuckDB alone.
+
+One run measures, on a lake generated here (Parquet written directly in the lake layout, deterministic
+random walks, so generation takes seconds, not a download):
+
+1. the full `dbt build --vars '{daily_source_interval: 1m}'` into a fresh DuckDB file (seeds, unit tests,
+   models, data tests), as a user runs it;
+2. dbt's fixed start-up: `dbt build` of the unit tests only (parse, connect, run-start hooks and
+   the fixed-size unit tests; nothing that grows with the lake);
+3. the floor: every model and data test of that build, as compiled by dbt (target/manifest.json), executed
+   by DuckDB directly in dependency order (`create table/view ... as <compiled sql>`, `select count(*)
+   from (<compiled test>)`) into another fresh file;
+4. an incremental `dbt build` after one more month is added to every symbol.
+
+Goals (issue 3): full build <= 1.5 x (floor + fixed start-up); incremental < 10% of the full build.
+
+    .venv/bin/python benchmarks/bench_dbt.py                 # 8 symbols x 60 months = 21.0M candles
+    .venv/bin/python benchmarks/bench_dbt.py --symbols 2 --months 6   # a quick smoke run
+
+Output goes to benchmarks/out/bench_dbt/ (git-ignored): the lake, both DuckDB files, dbt's target/ and
+logs/, and results.json. The figures go into docs/benchmarks.md ("dbt build") by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from graphlib import TopologicalSorter
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from loaders import config  # noqa: E402
+from loaders.binance.convert import LAKE_SCHEMA  # noqa: E402
+from loaders.binance.manifest import SCHEMA as MANIFEST_SCHEMA  # noqa: E402
+
+DEFAULT_OUT = REPO_ROOT / "benchmarks" / "out" / "bench_dbt"
+DBT = REPO_ROOT / ".venv" / "bin" / "dbt"
+SOURCE_INTERVAL = "1m"
+MINUTE_US = 60_000_000
+SEED = 42
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT", "LTCUSDT")
+FIRST_MONTH = "2019-01"
+
+
+def month_list(first: str, count: int) -> list[str]:
+    y, m = int(first[:4]), int(first[5:7])
+    out = []
+    for _ in range(count):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def month_start_us(month: str) -> int:
+    dt = datetime.strptime(month, "%Y-%m").replace(tzinfo=timezone.utc)
+    return int(dt.timestamp()) * 1_000_000
+
+
+def write_month(
+    lake: Path, symbol: str, month: str, rng: np.random.Generator, price: float
+) -> tuple[int, float]:
+    """One month of 1m candles of a random walk as `{symbol}-1m-{month}.parquet`; returns (rows, last close)."""
+    start = month_start_us(month)
+    end = month_start_us(month_list(month, 2)[1])
+    n = (end - start) // MINUTE_US
+    open_time = start + np.arange(n, dtype=np.int64) * MINUTE_US
+    close = price * np.exp(np.cumsum(rng.normal(0.0, 8e-4, n)))
+    open_ = np.concatenate([[price], close[:-1]])
+    wick = np.abs(rng.normal(0.0, 4e-4, (2, n)))
+    high = np.maximum(open_, close) * (1 + wick[0])
+    low = np.minimum(open_, close) * (1 - wick[1])
+    volume = rng.gamma(2.0, 5.0, n)
+    quote = volume * (open_ + close) / 2
+    taker = rng.uniform(0.3, 0.7, n)
+    table = pa.Table.from_arrays(
+        [
+            pa.array(open_time, pa.timestamp("us")),
+            pa.array(open_time + MINUTE_US - 1000, pa.timestamp("us")),
+            open_,
+            high,
+            low,
+            close,
+            volume,
+            quote,
+            volume * taker,
+            quote * taker,
+            rng.integers(10, 5000, n, dtype=np.int64),
+        ],
+        schema=LAKE_SCHEMA,
+    )
+    folder = config.partition_dir(lake, "spot", SOURCE_INTERVAL, symbol, month)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"{symbol}-{SOURCE_INTERVAL}-{month}.parquet"
+    tmp = config.temp_path(final)
+    pq.write_table(table, tmp, compression="zstd", row_group_size=256 * 1024)
+    os.replace(tmp, final)
+    return n, float(close[-1])
+
+
+def generate(lake: Path, symbols: Sequence[str], months: Sequence[str], state: dict[str, dict]) -> int:
+    """Write `months` for every symbol, continuing each random walk from `state`; returns rows."""
+    rows = 0
+    for i, symbol in enumerate(symbols):
+        st = state.setdefault(symbol, {"price": 100.0 * (i + 1), "seed": SEED + i, "month": 0})
+        for month in months:
+            rng = np.random.default_rng([st["seed"], st["month"]])
+            n, st["price"] = write_month(lake, symbol, month, rng, st["price"])
+            st["month"] += 1
+            rows += n
+    write_manifest(lake)
+    return rows
+
+
+def write_manifest(lake: Path) -> None:
+    """A manifest like the loader's, one row per Parquet file (dbt reads it as a source)."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rows = []
+    for f in sorted(config.klines_root(lake).rglob("*.parquet")):
+        parts = dict(p.split("=", 1) for p in f.relative_to(config.klines_root(lake)).parts[:-1])
+        meta = pq.read_metadata(f)
+        first = datetime.fromtimestamp(month_start_us(parts["month"]) / 1e6, timezone.utc)
+        last = datetime.fromtimestamp(
+            month_start_us(month_list(parts["month"], 2)[1]) / 1e6 - 60, timezone.utc
+        )
+        rows.append(
+            {
+                "path": f.relative_to(lake).as_posix(),
+                "url": f"https://data.binance.vision/generated/{f.stem}.zip",
+                "market": parts["market"],
+                "symbol": parts["symbol"],
+                "interval": parts["interval"],
+                "period": parts["month"],
+                "kind": "monthly",
+                "sha256": "0" * 64,
+                "checksum_verified": True,
+                "size": f.stat().st_size,
+                "etag": "",
+                "last_modified": "",
+                "rows": meta.num_rows,
+                "first_open_time": first.replace(tzinfo=None),
+                "last_open_time": last.replace(tzinfo=None),
+                "loaded_at": now,
+            }
+        )
+    target = config.manifest_path(lake)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = config.temp_path(target)
+    pq.write_table(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA), tmp, compression="zstd")
+    os.replace(tmp, target)
+
+
+def dbt(args: Sequence[str], lake: Path, db: Path, work: Path) -> tuple[float, subprocess.CompletedProcess]:
+    """Wall time of one `dbt ...` process, as a user would run it."""
+    env = {
+        **os.environ,
+        "LAKE_DIR": str(lake),
+        "DUCKDB_PATH": str(db),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    for k in ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"):
+        env.pop(k, None)
+    cmd = [
+        str(DBT),
+        *args,
+        "--vars",
+        json.dumps({"daily_source_interval": SOURCE_INTERVAL}),
+        "--project-dir",
+        str(REPO_ROOT),
+        "--profiles-dir",
+        str(REPO_ROOT),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+    ]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:])
+        raise SystemExit(f"dbt {' '.join(args)} failed (exit {proc.returncode}); see {work / 'logs'}")
+    return elapsed, proc
+
+
+def node_timings(work: Path) -> dict[str, float]:
+    """Seconds per resource type, from run_results.json."""
+    results = json.loads((work / "target" / "run_results.json").read_text())
+    out: dict[str, float] = {}
+    for r in results["results"]:
+        kind = r["unique_id"].split(".")[0]
+        out[kind] = out.get(kind, 0.0) + float(r["execution_time"])
+    out["total_elapsed"] = float(results["elapsed_time"])
+    return out
+
+
+def raw_sql(work: Path, dbt_db: Path, raw_db: Path) -> tuple[float, dict[str, float]]:
+    """Execute the compiled SQL of every model and data test of the last build, without dbt.
+
+    Seeds are copied from the dbt-built file first (not timed: a seed is a few CSV rows). Returns total
+    seconds and seconds per node."""
+    manifest = json.loads((work / "target" / "manifest.json").read_text())
+    results = json.loads((work / "target" / "run_results.json").read_text())
+    ran = {r["unique_id"] for r in results["results"]}
+    nodes = {
+        k: v for k, v in manifest["nodes"].items() if k in ran and v["resource_type"] in ("model", "test")
+    }
+    seeds = [v for k, v in manifest["nodes"].items() if k in ran and v["resource_type"] == "seed"]
+    graph = {k: [d for d in v["depends_on"]["nodes"] if d in nodes] for k, v in nodes.items()}
+    order = list(TopologicalSorter(graph).static_order())
+
+    raw_db.unlink(missing_ok=True)
+    con = duckdb.connect(str(raw_db))
+    try:
+        con.execute("set preserve_insertion_order = false")
+        con.execute(f"attach '{dbt_db}' as built (read_only)")
+        for s in seeds:
+            con.execute(
+                f'create table main."{s["alias"] or s["name"]}" as select * from built.main."{s["alias"] or s["name"]}"'
+            )
+        con.execute("detach built")
+        per_node: dict[str, float] = {}
+        t_all = time.perf_counter()
+        for uid in order:
+            node = nodes[uid]
+            code = node.get("compiled_code")
+            if not code:
+                raise SystemExit(f"no compiled SQL for {uid} in manifest.json")
+            t0 = time.perf_counter()
+            if node["resource_type"] == "test":
+                con.execute(f"select count(*) from ({code}) as t").fetchone()
+            else:
+                kind = "view" if node["config"]["materialized"] == "view" else "table"
+                con.execute(f'create or replace {kind} main."{node["alias"]}" as {code}')
+            per_node[node["name"]] = time.perf_counter() - t0
+        return time.perf_counter() - t_all, per_node
+    finally:
+        con.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--symbols", type=int, default=8, help=f"number of symbols (max {len(SYMBOLS)})")
+    parser.add_argument("--months", type=int, default=60, help="months per symbol before the added one")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="work folder (wiped first)")
+    args = parser.parse_args(argv)
+    if not 1 <= args.symbols <= len(SYMBOLS):
+        parser.error(f"--symbols must be 1..{len(SYMBOLS)}")
+
+    out: Path = args.out.resolve()
+    shutil.rmtree(out, ignore_errors=True)
+    lake, work = out / "lake", out / "dbt"
+    dbt_db, raw_db = work / "warehouse.duckdb", out / "raw" / "warehouse.duckdb"  # same catalog name
+    work.mkdir(parents=True)
+    raw_db.parent.mkdir(parents=True)
+    symbols = SYMBOLS[: args.symbols]
+    months = month_list(FIRST_MONTH, args.months + 1)
+    state: dict[str, dict] = {}
+
+    t0 = time.perf_counter()
+    rows = generate(lake, symbols, months[:-1], state)
+    gen_s = time.perf_counter() - t0
+    print(f"generated {rows:,} 1m candles ({len(symbols)} symbols x {args.months} months) in {gen_s:.1f}s")
+
+    dbt(["parse"], lake, dbt_db, work)  # warm: every timed run below uses partial parsing, as users do
+    full_s, _ = dbt(["build"], lake, dbt_db, work)
+    full_nodes = node_timings(work)
+    print(f"full dbt build: {full_s:.1f}s  (per type: {full_nodes})")
+
+    raw_s, raw_nodes = raw_sql(work, dbt_db, raw_db)
+    print(f"raw DuckDB SQL (same compiled models + tests): {raw_s:.1f}s")
+
+    startup_s, _ = dbt(["build", "--select", "test_type:unit"], lake, dbt_db, work)
+    print(f"dbt fixed start-up (build of unit tests only): {startup_s:.1f}s")
+
+    t0 = time.perf_counter()
+    added = generate(lake, symbols, months[-1:], state)
+    print(f"added month {months[-1]}: {added:,} candles in {time.perf_counter() - t0:.1f}s")
+    incr_s, _ = dbt(["build"], lake, dbt_db, work)
+    incr_nodes = node_timings(work)
+    print(f"incremental dbt build: {incr_s:.1f}s  (per type: {incr_nodes})")
+
+    ratio_full = full_s / (raw_s + startup_s)
+    ratio_incr = incr_s / full_s
+    # The same ratio without dbt's fixed start-up (it does not grow with the lake), and for the models
+    # alone (run_results execution times): the part of the work that incremental models can save.
+    ratio_incr_variable = (incr_s - startup_s) / (full_s - startup_s)
+    ratio_incr_models = incr_nodes.get("model", 0.0) / full_nodes["model"]
+    results = {
+        "candles": rows,
+        "added_candles": added,
+        "symbols": len(symbols),
+        "months": args.months,
+        "generate_s": round(gen_s, 2),
+        "full_build_s": round(full_s, 2),
+        "full_build_nodes_s": {k: round(v, 2) for k, v in full_nodes.items()},
+        "raw_sql_s": round(raw_s, 2),
+        "raw_sql_nodes_s": {k: round(v, 3) for k, v in sorted(raw_nodes.items(), key=lambda kv: -kv[1])},
+        "startup_s": round(startup_s, 2),
+        "incremental_build_s": round(incr_s, 2),
+        "incremental_nodes_s": {k: round(v, 2) for k, v in incr_nodes.items()},
+        "full_vs_raw_plus_startup": round(ratio_full, 3),
+        "incremental_vs_full": round(ratio_incr, 3),
+        "incremental_vs_full_without_startup": round(ratio_incr_variable, 3),
+        "incremental_vs_full_models_only": round(ratio_incr_models, 3),
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    print(
+        f"full build / (raw SQL + start-up) = {ratio_full:.2f} (goal <= 1.5); "
+        f"incremental / full = {ratio_incr:.1%} (goal < 10%); without the fixed start-up "
+        f"{ratio_incr_variable:.1%}; models alone {ratio_incr_models:.1%}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,358 @@
+"""Benchmark of the Binance loader against a bare-unzip floor and a pandas pipeline, in one run.
+
+Generates Binance-style archives (12 months of 1m candles and one month of 1s candles per symbol,
+zipped like Binance with .CHECKSUM files), serves them from the local Binance server on 127.0.0.1, then
+runs each pipeline as its own child process (so its peak RSS is its own, read from wait4):
+
+- floor: `unzip` of the same archives from local disk to disk, --workers at a time (the CSV bytes out,
+  nothing else), plus one at a time, and decompression alone (`unzip -p` to /dev/null) for reference;
+- loader: `python -m loaders.binance` (download over loopback, sha256, convert, atomic write, manifest);
+- pandas: download, `pandas.read_csv` + `DataFrame.to_parquet` (zstd), --workers threads: the seed's way.
+
+Then the loader alone with one worker on archives of growing size (a 1m day, a 1m month, the 1s
+month) to show memory stays flat.
+
+    .venv/bin/python benchmarks/bench_loader.py                 # full run (~10 min on 2 quiet cores)
+    .venv/bin/python benchmarks/bench_loader.py --symbols BTCUSDT --months 2 --repeat 1   # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.fixtures.binance_server import BinanceServer, archive_key  # noqa: E402
+
+CSV_NAMES = [
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "count",
+    "taker_buy_volume",
+    "taker_buy_quote_volume",
+    "ignore",
+]
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mb: float
+    rows: int
+    zip_mb: float
+    csv_mb: float
+    exit_code: int
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds
+
+    @property
+    def zip_mb_per_s(self) -> float:
+        return self.zip_mb / self.seconds
+
+
+# --- data ------------------------------------------------------------------------------------------
+
+
+def generate(data: Path, symbols: list[str], months: int) -> list[str]:
+    """Archives in a bucket folder (cached between runs by a marker naming the set). Returns keys."""
+    server = BinanceServer(data)
+    periods_1m = [f"2024-{m:02d}" for m in range(1, months + 1)]
+    keys = [archive_key("spot", s, "1m", p) for s in symbols for p in periods_1m]
+    keys += [archive_key("spot", s, "1s", "2025-02") for s in symbols]
+    keys += [archive_key("spot", symbols[0], "1m", "2024-12-31")]  # one daily file, for the flatness runs
+    marker = data / f".generated-{'-'.join(symbols)}-{months}"
+    if marker.exists():
+        return keys
+    for i, s in enumerate(symbols):
+        for j, p in enumerate(periods_1m):
+            server.add_klines("spot", s, "1m", p, seed=100 * i + j)
+        print(f"generating {s} 1s 2025-02 ...", file=sys.stderr, flush=True)
+        server.add_klines("spot", s, "1s", "2025-02", unit="us", seed=100 * i + 99)
+    server.add_klines("spot", symbols[0], "1m", "2024-12-31", seed=7)
+    marker.touch()
+    return keys
+
+
+def csv_size_and_rows(data: Path, keys: list[str]) -> tuple[int, int]:
+    """Uncompressed CSV bytes and data rows of the archives (rows = newlines; no headers in spot)."""
+    size = rows = 0
+    for key in keys:
+        with zipfile.ZipFile(data / key) as zf:
+            info = zf.infolist()[0]
+            size += info.file_size
+            with zf.open(info) as f:
+                while chunk := f.read(1 << 22):
+                    rows += chunk.count(b"\n")
+    return size, rows
+
+
+# --- child processes ---------------------------------------------------------------------------------
+
+
+def run_child(name: str, cmd: list[str], rows: int, zip_mb: float, csv_mb: float) -> Result:
+    """Run `cmd`, measuring wall time and the peak RSS of its process tree (sampled every 10 ms with
+    psutil; wait4's ru_maxrss would include this parent's memory, inherited across fork)."""
+    import psutil
+
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    root = psutil.Process(proc.pid)
+    peak = 0
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        try:
+            tree = [root, *root.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree))
+        except psutil.Error:
+            pass
+        time.sleep(0.01)
+    seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    # CPU time of the child and its reaped descendants: steadier than wall time on a busy machine.
+    cpu = usage.ru_utime + usage.ru_stime
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.returncode != 0:
+        print(f"{name} failed ({proc.returncode}):\n{err[-2000:]}", file=sys.stderr)
+    return Result(name, seconds, cpu, peak / 1e6, rows, zip_mb, csv_mb, proc.returncode)
+
+
+def child_unzip(args: argparse.Namespace) -> None:
+    """Extract every archive's member with the `unzip` program, `workers` at a time: to disk (as the
+    loader writes its output to disk), or to /dev/null (decompression alone)."""
+    out = Path(args.out)
+    keys = Path(args.keys).read_text().split()
+
+    def one(key: str) -> None:
+        src = str(Path(args.data) / key)
+        if args.mode == "null":
+            subprocess.run(["unzip", "-p", src], check=True, stdout=subprocess.DEVNULL)
+        else:
+            subprocess.run(["unzip", "-o", "-q", src, "-d", str(out)], check=True)
+
+    with ThreadPoolExecutor(args.workers) as pool:
+        list(pool.map(one, keys))
+
+
+def child_pandas(args: argparse.Namespace) -> None:
+    """The seed's pipeline: download, pandas.read_csv of the zip, to_parquet (zstd), `workers` threads."""
+    import io
+
+    import pandas as pd
+    import requests
+
+    out = Path(args.out)
+    keys = Path(args.keys).read_text().split()
+
+    def one(key: str) -> None:
+        data = requests.get(f"{args.base_url}/{key}", timeout=60).content
+        df = pd.read_csv(io.BytesIO(data), compression="zip", header=None, names=CSV_NAMES)
+        df = df.drop(columns=["ignore"])
+        unit = "us" if df["open_time"].iloc[0] >= 10**14 else "ms"
+        for col in ("open_time", "close_time"):
+            df[col] = pd.to_datetime(df[col], unit=unit)
+        df = df.drop_duplicates("open_time").sort_values("open_time")
+        df.to_parquet(out / (Path(key).stem + ".parquet"), compression="zstd", index=False)
+
+    with ThreadPoolExecutor(args.workers) as pool:
+        list(pool.map(one, keys))
+
+
+# --- main ----------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--symbols", nargs="+", default=["BTCUSDT", "ETHUSDT"])
+    p.add_argument("--months", type=int, default=12, help="months of 1m archives per symbol")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument(
+        "--data", default=str(Path(tempfile.gettempdir()) / "bench_loader_data"), help="archive cache"
+    )
+    p.add_argument("--skip-pandas", action="store_true")
+    p.add_argument("--repeat", type=int, default=3, help="rounds of the comparison; the best of each is kept")
+    p.add_argument("--json", help="also write the results here")
+    p.add_argument("--child", choices=["unzip", "pandas"], help=argparse.SUPPRESS)
+    p.add_argument("--keys", help=argparse.SUPPRESS)
+    p.add_argument("--out", help=argparse.SUPPRESS)
+    p.add_argument("--mode", choices=["disk", "null"], default="disk", help=argparse.SUPPRESS)
+    p.add_argument("--base-url", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child == "unzip":
+        child_unzip(args)
+        return 0
+    if args.child == "pandas":
+        child_pandas(args)
+        return 0
+
+    data = Path(args.data)
+    keys = generate(data, args.symbols, args.months)
+    main_keys = [k for k in keys if not k.endswith("-2024-12-31.zip")]
+    zip_mb = sum((data / k).stat().st_size for k in main_keys) / 1e6
+    csv_bytes, rows = csv_size_and_rows(data, main_keys)
+    csv_mb = csv_bytes / 1e6
+    print(
+        f"{len(main_keys)} archives, {zip_mb:.0f} MB zipped, {csv_mb:.0f} MB CSV, {rows:,} rows",
+        file=sys.stderr,
+    )
+
+    work = Path(tempfile.mkdtemp(prefix="bench_loader_"))
+    results: list[Result] = []
+    # Every pipeline is served by the same HTTP server; its page size is Binance's.
+    with BinanceServer(data, page_size=1000) as server:
+        keyfile = work / "keys.txt"
+        keyfile.write_text("\n".join(main_keys))
+        me = [sys.executable, str(Path(__file__).resolve())]
+
+        def fresh(name: str) -> Path:
+            d = work / name
+            shutil.rmtree(d, ignore_errors=True)
+            d.mkdir()
+            return d
+
+        loader_cmd = [
+            *(sys.executable, "-m", "loaders.binance", "--symbols", *args.symbols, "--intervals", "1m", "1s"),
+            *("--start", "2024-01", "--end", "2025-02", "--quiet"),
+            *("--base-url", server.base_url, "--listing-url", server.listing_url),
+        ]
+        # The two daily files of 2024-12 would be skipped anyway (the monthly file wins); keep the set equal.
+        unzip = [*me, "--child", "unzip", "--keys", str(keyfile), "--data", str(data)]
+        w = str(args.workers)
+        runs = [
+            (f"unzip to disk, {w} in parallel (floor)", [*unzip, "--workers", w, "--out"]),
+            ("unzip to disk, 1 at a time", [*unzip, "--workers", "1", "--out"]),
+            (
+                f"unzip -p > /dev/null, {w} in parallel (decompression alone)",
+                [*unzip, "--mode", "null", "--workers", w, "--out"],
+            ),
+            (f"loader, --workers {w}", [*loader_cmd, "--workers", w, "--lake"]),
+        ]
+        if not args.skip_pandas:
+            runs.append(
+                (
+                    f"pandas read_csv + to_parquet, {args.workers} threads",
+                    [
+                        *me,
+                        "--child",
+                        "pandas",
+                        "--keys",
+                        str(keyfile),
+                        "--base-url",
+                        server.base_url,
+                        "--workers",
+                        str(args.workers),
+                        "--out",
+                    ],
+                )
+            )
+        # Rounds interleave the pipelines, and each keeps its best round: the machine is shared, and
+        # other load only ever makes a run slower.
+        best: dict[str, Result] = {}
+        for round_no in range(args.repeat):
+            for name, cmd in runs:
+                out = fresh("run")
+                print(f"round {round_no + 1}: {name}", file=sys.stderr, flush=True)
+                r = run_child(name, [*cmd, str(out)], rows, zip_mb, csv_mb)
+                if name not in best or r.seconds < best[name].seconds or r.exit_code:
+                    best[name] = r
+                shutil.rmtree(out, ignore_errors=True)
+        results.extend(best[name] for name, _ in runs)
+
+        # Flat memory: one worker, archives of growing size.
+        sym = args.symbols[0]
+        flat = [
+            (
+                "1m day (1,440 rows)",
+                ["1m", "--start", "2024-12-31", "--end", "2024-12-31"],
+                "2024-12-31",
+                "1m",
+            ),
+            ("1m month (44,640 rows)", ["1m", "--start", "2024-01", "--end", "2024-01"], "2024-01", "1m"),
+            ("1s month (2,419,200 rows)", ["1s"], "2025-02", "1s"),
+        ]
+        # The 2024-12-31 daily file is shadowed by the 2024-12 monthly one: serve it alone for that run.
+        monthly_dec = data / archive_key("spot", sym, "1m", "2024-12")
+        hidden = monthly_dec.with_name(monthly_dec.name + ".hidden")
+        for name, interval_args, period, interval in flat:
+            key = archive_key("spot", sym, interval, period)
+            size = (data / key).stat().st_size / 1e6
+            csv_size, n = csv_size_and_rows(data, [key])
+            csv_size /= 1e6
+            if period == "2024-12-31" and monthly_dec.exists():
+                monthly_dec.rename(hidden)
+            try:
+                cmd = [
+                    *(
+                        sys.executable,
+                        "-m",
+                        "loaders.binance",
+                        "--symbols",
+                        sym,
+                        "--intervals",
+                        *interval_args,
+                    ),
+                    *(
+                        "--quiet",
+                        "--workers",
+                        "1",
+                        "--base-url",
+                        server.base_url,
+                        "--listing-url",
+                        server.listing_url,
+                    ),
+                    *("--lake", str(fresh("flat"))),
+                ]
+                print(f"flat memory: {name}", file=sys.stderr, flush=True)
+                results.append(run_child(f"loader, 1 worker, {name}", cmd, n, size, csv_size))
+            finally:
+                if hidden.exists():
+                    hidden.rename(monthly_dec)
+    shutil.rmtree(work, ignore_errors=True)
+
+    floor = results[0].seconds
+    print()
+    cpu_floor = results[0].cpu_seconds
+    print(
+        "| pipeline | wall s | wall vs floor | CPU s | CPU vs floor | rows/s | zip MB/s | CSV MB/s | peak RSS MB |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        same = r.rows == rows
+        ratio = f"{r.seconds / floor:.2f}x" if same else ""
+        cpu_ratio = f"{r.cpu_seconds / cpu_floor:.2f}x" if same else ""
+        print(
+            f"| {r.name}{'' if r.exit_code == 0 else ' (FAILED)'} | {r.seconds:.2f} | {ratio} | "
+            f"{r.cpu_seconds:.2f} | {cpu_ratio} | {r.rows_per_s:,.0f} | "
+            f"{r.zip_mb_per_s:.1f} | {r.csv_mb / r.seconds:.1f} | {r.peak_rss_mb:.0f} |"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=2))
+    return 0 if all(r.exit_code == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

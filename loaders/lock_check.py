@@ -1,0 +1,136 @@
+"""Fail fast, in one line, when another process holds the warehouse's DuckDB file.
+
+DuckDB lets one process write a database file, or many processes read it, never both. When a BI tool
+(DBeaver, Superset, a notebook, the `duckdb` CLI) has `warehouse.duckdb` open and the user runs
+`dbt build`, DuckDB's own error is a paragraph that dbt wraps further. This module asks the operating
+system, before dbt connects, whether another process holds a lock on the file, and if so raises one line
+that names the file, the process and what to do.
+
+It is registered in profiles.yml as a dbt-duckdb plugin (`plugins: [{module: loaders.lock_check}]`):
+dbt-duckdb calls `update_connection_config` right before `duckdb.connect`, which is the last moment
+the check can run. Off Linux it does nothing and DuckDB's own (longer) error stands. Usable on its own
+too: `python -m loaders.lock_check warehouse.duckdb`.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loaders import config
+
+try:  # POSIX only; on Windows the check is skipped.
+    import fcntl
+except ImportError:  # pragma: no cover - exercised on Windows only
+    fcntl = None  # type: ignore[assignment]
+
+# struct flock differs between Linux and the BSDs/macOS; only Linux's (64-bit) layout is used, so elsewhere
+# the check is skipped and DuckDB's own lock error stands.
+_FLOCK_FORMAT = "hhqqi4x"  # l_type, l_whence, l_start, l_len, l_pid (+ padding)
+_CHECKED = fcntl is not None and sys.platform.startswith("linux") and struct.calcsize("q") == 8
+
+# What the user should do, appended to every lock error (README: "Use it: docs site and BI tools").
+_ADVICE = (
+    "close it there (BI tool, notebook, duckdb CLI) and re-run, or build a copy with "
+    "DUCKDB_PATH=build/warehouse.duckdb and swap it in (README: build-then-swap)"
+)
+
+
+class WarehouseLockedError(RuntimeError):
+    """The DuckDB file is open in another process. A RuntimeError so dbt-duckdb reports it as a failed
+    connection with our message rather than as an internal error."""
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds a conflicting lock: pid 0 when the OS cannot tell (another PID namespace, NFS)."""
+
+    pid: int
+    exclusive: bool
+
+    def describe(self) -> str:
+        mode = "for writing" if self.exclusive else "read-only"
+        if self.pid <= 0:
+            return f"another process ({mode})"
+        return f"process {self.pid} ({_process_name(self.pid)}, {mode})"
+
+
+def _process_name(pid: int) -> str:
+    """The holder's command line, shortened, so the user recognises the BI tool or notebook."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "unknown program"
+    # Arguments may hold newlines (the duckdb CLI wrapper passes -cmd scripts): keep the error one line.
+    words = raw.decode(errors="replace").replace("\0", " ").split()
+    if not words:
+        return "unknown program"
+    text = " ".join([os.path.basename(words[0]), *words[1:]])  # the program's name, not its install path
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def lock_holder(path: str | os.PathLike[str]) -> LockHolder | None:
+    """The process holding a lock on the DuckDB file at `path`, or None when it is free or absent.
+
+    F_GETLK only reports locks of *other* processes (POSIX record locks are per process), which is
+    exactly the question: this process's own connections are DuckDB's business.
+    """
+    if not _CHECKED:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None  # a new warehouse: nothing to hold
+    try:
+        query = struct.pack(_FLOCK_FORMAT, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        answer = fcntl.fcntl(fd, fcntl.F_GETLK, query)
+    finally:
+        os.close(fd)
+    l_type, _whence, _start, _len, pid = struct.unpack(_FLOCK_FORMAT, answer)
+    if l_type == fcntl.F_UNLCK:
+        return None
+    return LockHolder(pid=pid, exclusive=l_type == fcntl.F_WRLCK)
+
+
+def check_not_locked(path: str | os.PathLike[str]) -> None:
+    """Raise WarehouseLockedError (one line: file, holder, what to do) if another process holds `path`."""
+    if str(path) in ("", ":memory:") or str(path).startswith(("md:", "motherduck:")):
+        return
+    resolved = Path(path).expanduser().resolve()
+    holder = lock_holder(resolved)
+    if holder is not None:
+        raise WarehouseLockedError(f"{resolved} is locked by {holder.describe()}: {_ADVICE}")
+
+
+try:  # the dbt-duckdb plugin; the check above works without dbt installed
+    from dbt.adapters.duckdb.plugins import BasePlugin
+except ImportError:  # pragma: no cover - dbt-duckdb is a project dependency
+    BasePlugin = object  # type: ignore[assignment,misc]
+
+
+class Plugin(BasePlugin):  # type: ignore[misc,valid-type]
+    """dbt-duckdb plugin: checks the lock before every new connection to the warehouse file."""
+
+    def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
+        check_not_locked(creds.path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m loaders.lock_check [PATH]`: exit 1 with the one-line reason if PATH is held."""
+    args = sys.argv[1:] if argv is None else argv
+    path = args[0] if args else config.env("DUCKDB_PATH", config.DEFAULT_DUCKDB_PATH)
+    try:
+        check_not_locked(path)
+    except WarehouseLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{Path(path).resolve()} is free")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

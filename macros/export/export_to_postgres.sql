@@ -1,0 +1,225 @@
+{#-
+  Post-hook: copy the most recent window of a mart into Postgres (SPEC: "The Postgres export").
+
+  Runs after the model's own DuckDB transaction (`transaction: false` in dbt_project.yml) because the
+  rows are written through DuckDB's postgres extension, and one DuckDB transaction may write to only one
+  database. The connection is `ATTACH 'application_name=''dbt post-hook export_to_postgres''' (TYPE postgres)`: libpq takes
+  host, port, user, password and database from PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE, so the
+  password is never part of any SQL text, log line or dbt artifact (and dbt never reads it: only PGHOST
+  goes through env_var). The application name makes a connection error name this hook.
+
+  Steps (each Postgres statement list runs in one Postgres transaction):
+    1. create the schema if missing; (re)create `<table>__staging` with explicit Postgres types;
+    2. COPY the window into it (the extension's binary COPY);
+    3. primary key on the grain, index on the date, comments, analyze, all on the staging table;
+    4. swap: drop the old table and rename the staging table (and its key and index) in one
+       transaction, so readers see the old window or the new one, never an empty or partial table.
+  A failure in 1-3 leaves the previous table untouched (a leftover staging table is replaced next time).
+
+  Per-model settings (model config `meta`), all optional:
+    export_to_postgres: false      turn the export off for this model
+    export_window_days: 90         window length in days (default: var export_window_days, 30)
+    export_grain: [a, b]           primary key columns (default: market, symbol, trade_date)
+    export_date_column: col        date column the window is cut on (default: trade_date)
+-#}
+
+{% macro export_to_postgres(window_days=none, schema=none) %}
+  {%- if not execute -%}
+    {{- return('') -}}
+  {%- endif -%}
+  {%- set meta = model.config.get('meta', {}) or {} -%}
+  {%- set target_table = this.identifier -%}
+  {%- if meta.get('export_to_postgres', true) in [false, 'false', 'False'] -%}
+    {{- log('export_to_postgres: ' ~ target_table ~ ' has meta export_to_postgres: false, not exported', info=true) -}}
+    {{- return('') -}}
+  {%- endif -%}
+  {#- --empty / --sample build partial marts: exporting them would replace good windows in Postgres. -#}
+  {%- if invocation_args_dict.get('empty') or invocation_args_dict.get('sample') -%}
+    {{- log('export_to_postgres: --empty/--sample run, so ' ~ target_table ~ ' is not exported', info=true) -}}
+    {{- return('') -}}
+  {%- endif -%}
+  {%- if env_var('PGHOST', '') | trim == '' -%}
+    {{- log('export_to_postgres: PGHOST is not set, so the Postgres export of ' ~ target_table ~ ' is off', info=true) -}}
+    {{- return('') -}}
+  {%- endif -%}
+
+  {%- set pg_schema = schema or var('export_schema', 'analytics') -%}
+  {%- set days = export_to_postgres__window_days(window_days, meta) -%}
+  {%- set date_column = meta.get('export_date_column', 'trade_date') -%}
+  {%- set grain = meta.get('export_grain', ['market', 'symbol', 'trade_date']) -%}
+  {%- set staging_table = target_table ~ '__staging' -%}
+  {%- set alias = 'export_pg__' ~ target_table -%}
+  {%- set started = modules.datetime.datetime.now() -%}
+
+  {#- Columns and their Postgres types, from the table DuckDB just built. Every DuckDB statement here
+      uses auto_begin=false (adapter.get_columns_in_relation would open a transaction): with a DuckDB
+      transaction open, DETACH fails and the Postgres writes would all wait for its commit. -#}
+  {%- call statement('export_to_postgres_columns', fetch_result=true, auto_begin=false) -%}
+    select column_name as name, column_type as dtype from (describe {{ this }})
+  {%- endcall -%}
+  {%- set columns = load_result('export_to_postgres_columns').table.rows -%}
+  {%- set names = columns | map(attribute='name') | list -%}
+  {%- for required in grain + [date_column] -%}
+    {%- if required not in names -%}
+      {{- exceptions.raise_compiler_error('export_to_postgres: ' ~ target_table ~ ' has no column ' ~ required ~ ' (set meta export_grain / export_date_column for this model)') -}}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- set pg_columns = [] -%}
+  {%- set select_list = [] -%}
+  {%- for col in columns -%}
+    {%- set pg_type = export_to_postgres__pg_type(target_table, col.name, col.dtype) -%}
+    {%- do pg_columns.append(export_to_postgres__ident(col.name) ~ ' ' ~ pg_type ~ (' not null' if col.name in grain else '')) -%}
+    {%- do select_list.append(export_to_postgres__select_expr(col.name, col.dtype, pg_type)) -%}
+  {%- endfor -%}
+
+  {%- set window_filter -%}
+    {{ export_to_postgres__ident(date_column) }} > (select max({{ export_to_postgres__ident(date_column) }}) from {{ this }}) - {{ days }}
+  {%- endset -%}
+
+  {#- Window bounds, for the log line and the table comment. -#}
+  {%- set bounds_sql -%}
+    select count(*), cast(min({{ export_to_postgres__ident(date_column) }}) as varchar), cast(max({{ export_to_postgres__ident(date_column) }}) as varchar) from {{ this }} where {{ window_filter }}
+  {%- endset -%}
+  {%- call statement('export_to_postgres_bounds', fetch_result=true, auto_begin=false) -%}
+    {{ bounds_sql }}
+  {%- endcall -%}
+  {%- set bounds = load_result('export_to_postgres_bounds').table.rows[0] -%}
+  {%- if bounds[0] == 0 -%}
+    {#- An empty mart (e.g. an empty lake) must not wipe the window apps are reading. -#}
+    {{- log('export_to_postgres: ' ~ target_table ~ ' is empty, so Postgres keeps its previous window', info=true) -}}
+    {{- return('') -}}
+  {%- endif -%}
+
+  {%- set q_schema = export_to_postgres__ident(pg_schema) -%}
+  {%- set q_final = q_schema ~ '.' ~ export_to_postgres__ident(target_table) -%}
+  {%- set q_staging = q_schema ~ '.' ~ export_to_postgres__ident(staging_table) -%}
+  {%- set pkey_staging = staging_table ~ '_pkey' -%}
+  {%- set index_staging = staging_table ~ '_' ~ date_column ~ '_idx' -%}
+
+  {{- log('export_to_postgres: exporting ' ~ target_table ~ ' (' ~ bounds[0] ~ ' rows, ' ~ date_column ~ ' ' ~ bounds[1] ~ ' to ' ~ bounds[2] ~ ', window ' ~ days ~ ' days) to Postgres ' ~ pg_schema ~ '.' ~ target_table, info=true) -}}
+
+  {%- set create_staging -%}
+create schema if not exists {{ q_schema }};
+drop table if exists {{ q_staging }};
+create table {{ q_staging }} ({{ pg_columns | join(', ') }});
+  {%- endset -%}
+
+  {%- set comment -%}
+Recent window of the warehouse mart {{ target_table }}: rows with {{ date_column }} > max({{ date_column }}) - {{ days }} days ({{ bounds[1] }} to {{ bounds[2] }}), written by the dbt post-hook export_to_postgres. Replaced on every dbt build; do not edit.
+  {%- endset -%}
+  {%- set finish_staging -%}
+set local maintenance_work_mem = '512MB';
+alter table {{ q_staging }} add constraint {{ export_to_postgres__ident(pkey_staging) }} primary key ({{ export_to_postgres__ident_list(grain) }});
+create index {{ export_to_postgres__ident(index_staging) }} on {{ q_staging }} ({{ export_to_postgres__ident(date_column) }});
+comment on table {{ q_staging }} is {{ export_to_postgres__literal(comment) }};
+{% for col in columns -%}
+{%- set description = (model.columns.get(col.name) or {}).get('description', '') -%}
+{%- if description %}
+comment on column {{ q_staging }}.{{ export_to_postgres__ident(col.name) }} is {{ export_to_postgres__literal(description) }};
+{%- endif -%}
+{%- endfor %}
+analyze {{ q_staging }};
+  {%- endset -%}
+
+  {#- The swap: short, one transaction; lock_timeout so a stuck reader fails the export, not the app. -#}
+  {%- set swap -%}
+set local lock_timeout = '60s';
+drop table if exists {{ q_final }};
+alter table {{ q_staging }} rename to {{ export_to_postgres__ident(target_table) }};
+alter table {{ q_final }} rename constraint {{ export_to_postgres__ident(pkey_staging) }} to {{ export_to_postgres__ident(target_table ~ '_pkey') }};
+alter index {{ q_schema }}.{{ export_to_postgres__ident(index_staging) }} rename to {{ export_to_postgres__ident(target_table ~ '_' ~ date_column ~ '_idx') }};
+  {%- endset -%}
+
+  {%- call statement('export_to_postgres_attach', auto_begin=false) -%}
+    load postgres;
+    detach database if exists {{ alias }};
+    attach 'application_name=''dbt post-hook export_to_postgres''' as {{ alias }} (type postgres)
+  {%- endcall -%}
+  {%- call statement('export_to_postgres_create', auto_begin=false) -%}
+    call postgres_execute('{{ alias }}', {{ export_to_postgres__literal(create_staging) }})
+  {%- endcall -%}
+  {%- call statement('export_to_postgres_copy', fetch_result=true, auto_begin=false) -%}
+    insert into {{ alias }}.{{ q_staging }} ({{ export_to_postgres__ident_list(names) }})
+    select {{ select_list | join(', ') }}
+    from {{ this }}
+    where {{ window_filter }}
+    {#- Rows arrive in key order: the primary key then builds from presorted input (about 2x faster). #}
+    order by {{ export_to_postgres__ident_list(grain) }}
+  {%- endcall -%}
+  {%- call statement('export_to_postgres_index', auto_begin=false) -%}
+    call postgres_execute('{{ alias }}', {{ export_to_postgres__literal(finish_staging) }})
+  {%- endcall -%}
+  {%- call statement('export_to_postgres_swap', auto_begin=false) -%}
+    call postgres_execute('{{ alias }}', {{ export_to_postgres__literal(swap) }})
+  {%- endcall -%}
+  {%- call statement('export_to_postgres_detach', auto_begin=false) -%}
+    detach database if exists {{ alias }}
+  {%- endcall -%}
+
+  {%- set seconds = (modules.datetime.datetime.now() - started).total_seconds() -%}
+  {{- log('export_to_postgres: wrote ' ~ bounds[0] ~ ' rows to Postgres ' ~ pg_schema ~ '.' ~ target_table ~ ' in ' ~ '%.2f' | format(seconds) ~ 's', info=true) -}}
+  {{- return('') -}}
+{% endmacro %}
+
+
+{#- Window length: macro argument, else model meta export_window_days, else var export_window_days. -#}
+{% macro export_to_postgres__window_days(window_days, meta) %}
+  {%- set raw = window_days if window_days is not none else meta.get('export_window_days', var('export_window_days', 30)) -%}
+  {%- set text = raw | string | trim -%}
+  {%- if not text.isdigit() or text | int < 1 -%}
+    {{- exceptions.raise_compiler_error('export_to_postgres: export_window_days must be a whole number of days >= 1 for ' ~ this.identifier ~ ', got ' ~ raw) -}}
+  {%- endif -%}
+  {{- return(text | int) -}}
+{% endmacro %}
+
+
+{#- DuckDB type -> the Postgres type it is exported as; anything else is an error naming the column. -#}
+{% macro export_to_postgres__pg_type(table, column, dtype) %}
+  {%- set t = dtype | upper | trim -%}
+  {%- if t in ['VARCHAR', 'TEXT', 'STRING'] or t.startswith('VARCHAR(') -%}
+    {{- return('text') -}}
+  {%- elif t == 'DATE' -%}
+    {{- return('date') -}}
+  {%- elif t.startswith('TIMESTAMP') -%}
+    {{- return('timestamptz') -}}
+  {%- elif t in ['DOUBLE', 'FLOAT', 'REAL', 'FLOAT4', 'FLOAT8'] or t.startswith('DECIMAL') or t.startswith('NUMERIC') -%}
+    {{- return('double precision') -}}
+  {%- elif t in ['BIGINT', 'INTEGER', 'SMALLINT', 'TINYINT', 'HUGEINT', 'UBIGINT', 'UINTEGER', 'USMALLINT', 'UTINYINT', 'INT', 'INT4', 'INT8'] -%}
+    {{- return('bigint') -}}
+  {%- elif t in ['BOOLEAN', 'BOOL'] -%}
+    {{- return('boolean') -}}
+  {%- endif -%}
+  {{- exceptions.raise_compiler_error('export_to_postgres: column ' ~ column ~ ' of ' ~ table ~ ' has DuckDB type ' ~ dtype ~ ', which the Postgres export does not map (date, timestamp, double, integer, varchar, boolean)') -}}
+{% endmacro %}
+
+
+{#- The DuckDB expression producing a column's value; naive timestamps are UTC (SPEC: the lake). -#}
+{% macro export_to_postgres__select_expr(column, dtype, pg_type) %}
+  {%- set q = export_to_postgres__ident(column) -%}
+  {%- set t = dtype | upper | trim -%}
+  {%- if pg_type == 'timestamptz' and 'TIME ZONE' not in t -%}
+    {{- return('timezone(\'UTC\', cast(' ~ q ~ ' as timestamp))') -}}
+  {%- endif -%}
+  {%- set duck = {'text': 'varchar', 'date': 'date', 'timestamptz': 'timestamptz', 'double precision': 'double', 'bigint': 'bigint', 'boolean': 'boolean'}[pg_type] -%}
+  {{- return('cast(' ~ q ~ ' as ' ~ duck ~ ')') -}}
+{% endmacro %}
+
+
+{% macro export_to_postgres__ident(name) %}
+  {{- return('"' ~ (name | replace('"', '""')) ~ '"') -}}
+{% endmacro %}
+
+
+{% macro export_to_postgres__ident_list(names) %}
+  {%- set quoted = [] -%}
+  {%- for name in names -%}
+    {%- do quoted.append(export_to_postgres__ident(name)) -%}
+  {%- endfor -%}
+  {{- return(quoted | join(', ')) -}}
+{% endmacro %}
+
+
+{#- A single-quoted SQL string literal (same rules in DuckDB and Postgres). -#}
+{% macro export_to_postgres__literal(text) %}
+  {{- return("'" ~ (text | replace("'", "''")) ~ "'") -}}
+{% endmacro %}

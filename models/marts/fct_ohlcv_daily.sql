@@ -1,0 +1,70 @@
+{#- Grain: one row per market, symbol and UTC trade_date, from the candles of `daily_source_interval`. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['market', 'symbol', 'trade_date'],
+        on_schema_change='fail',
+    )
+}}
+
+{%- set scope = [] -%}
+{%- if execute and is_incremental() -%}
+    {%- set scope = binance_scope_from_upstream(ref('int_binance__klines_daily')) -%}
+{%- endif %}
+
+with
+
+daily as (
+
+    select * from {{ ref('int_binance__klines_daily') }}
+
+),
+
+intervals as (
+
+    select * from {{ ref('binance_intervals') }}
+
+),
+
+scoped_daily as (
+
+    -- The days to (re)write: all on a full build, else each changed series from its rebuild_from.
+    select daily.*
+    from daily
+    {%- if is_incremental() %}
+        inner join {{ binance_scope_values(scope) }} as scope
+            on daily.market = scope.market and daily.symbol = scope.symbol
+        where daily.trade_date >= scope.rebuild_from
+    {%- endif %}
+
+),
+
+final as (
+
+    select
+        scoped_daily.market,
+        scoped_daily.symbol,
+        scoped_daily.trade_date,
+        scoped_daily.open_price,
+        scoped_daily.high_price,
+        scoped_daily.low_price,
+        scoped_daily.close_price,
+        scoped_daily.base_volume,
+        scoped_daily.quote_volume,
+        scoped_daily.taker_buy_base_volume,
+        scoped_daily.taker_buy_quote_volume,
+        scoped_daily.trade_count,
+        scoped_daily.quote_volume / nullif(scoped_daily.base_volume, 0) as vwap,
+        scoped_daily.candle_count,
+        intervals.candles_per_day as expected_candle_count,
+        coalesce(scoped_daily.candle_count = intervals.candles_per_day, false) as is_complete,
+        scoped_daily.source_interval,
+        scoped_daily._built_at
+    from scoped_daily
+    left join intervals
+        on scoped_daily.source_interval = intervals.interval_code
+
+)
+
+select * from final

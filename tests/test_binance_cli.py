@@ -1,0 +1,202 @@
+"""`python -m loaders.binance` as a user runs it: bad input, help, the summary line, and a loader
+killed mid-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from loaders.binance.cli import main
+from tests.fixtures.binance_server import BinanceServer, Fault, lake_files, lake_rows
+from tests.fixtures.paths import REPO_ROOT
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "loaders.binance", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def closed_port() -> int:
+    """A loopback port with nothing listening (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(binance_server: BinanceServer) -> BinanceServer:
+    binance_server.add_klines("spot", "BTCUSDT", "1h", "2024-01")
+    binance_server.add_klines("spot", "BTCUSDT", "1h", "2024-02-01")
+    return binance_server
+
+
+BAD_INPUTS = [
+    (["--market", "eu", "--symbols", "BTCUSDT", "--intervals", "1h"], "unknown market 'eu'"),
+    (["--symbols", "BTCUSDT", "--intervals", "2m"], "unknown interval '2m'"),
+    (["--market", "um", "--symbols", "BTCUSDT", "--intervals", "1s"], "1s exists only for market spot"),
+    (["--symbols", "../../etc", "--intervals", "1h"], "invalid symbol '../../etc'"),
+    (["--symbols", "btcusdt", "--intervals", "1h"], "invalid symbol 'btcusdt'"),
+    (
+        ["--symbols", "BTCUSDT", "--intervals", "1h", "--start", "2024-13"],
+        "--start '2024-13' is not a real date",
+    ),
+    (["--symbols", "BTCUSDT", "--intervals", "1h", "--start", "2024/01"], "--start '2024/01' is not YYYY-MM"),
+    (
+        ["--symbols", "BTCUSDT", "--intervals", "1h", "--start", "2024-05", "--end", "2024-01"],
+        "is after --end",
+    ),
+    (["--symbols", "BTCUSDT", "--intervals", "1h", "--workers", "0"], "--workers must be between 1 and 64"),
+    (["--symbols", "NOPEUSDT", "--intervals", "1h"], "unknown symbol 'NOPEUSDT'"),
+    (["--symbols", "BTCUSDT", "--intervals", "1h", "--workers", "two"], "invalid int value: 'two'"),
+    (["--intervals", "1h"], "the following arguments are required: --symbols"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUTS, ids=[m for _, m in BAD_INPUTS])
+def test_bad_input_one_line_exit_2_nothing_written(
+    served: BinanceServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    lake = tmp_path / "lake"
+    urls = ["--base-url", served.base_url, "--listing-url", served.listing_url, "--lake", str(lake)]
+    with pytest.raises(SystemExit) as exc:
+        sys.exit(main([*args, *urls]))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not lake.exists()
+    assert served.downloads() == []
+
+
+@pytest.mark.parametrize("which", ["--base-url", "--listing-url"])
+def test_unreachable_url_is_bad_input(served: BinanceServer, tmp_path: Path, which: str) -> None:
+    dead = f"http://127.0.0.1:{closed_port()}"
+    urls = {"--base-url": served.base_url, "--listing-url": served.listing_url, which: dead}
+    args = ["--symbols", "BTCUSDT", "--intervals", "1h", "--lake", str(tmp_path / "lake")]
+    res = cli(*args, *[x for kv in urls.items() for x in kv])
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unreachable" in lines[0] and dead in lines[0], res.stderr
+    assert not (tmp_path / "lake").exists()
+
+
+def test_help_shows_every_flag_and_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for flag in (
+        "--market",
+        "--symbols",
+        "--intervals",
+        "--start",
+        "--end",
+        "--lake",
+        "--base-url",
+        "--workers",
+        "--dry-run",
+    ):
+        assert flag in out
+    assert "examples:" in out and "python -m loaders.binance --symbols BTCUSDT ETHUSDT" in out
+
+
+def test_run_prints_summary_and_exit_codes(served: BinanceServer, tmp_path: Path) -> None:
+    env = {
+        "BINANCE_BASE_URL": served.base_url,
+        "BINANCE_LISTING_URL": served.listing_url,
+        "LAKE_DIR": str(tmp_path),
+    }
+    res = cli("--symbols", "BTCUSDT", "--intervals", "1h", env=env)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1].startswith("loaded 2, skipped 0, failed 0, rows 768, bytes ")
+    assert "loaded binance/klines/market=spot/interval=1h/symbol=BTCUSDT/month=2024-01/" in res.stderr
+
+    served.add_klines("spot", "BTCUSDT", "1h", "2024-02-02", checksum="0" * 64)
+    res = cli("--symbols", "BTCUSDT", "--intervals", "1h", env=env)
+    assert res.returncode == 1
+    assert res.stdout.strip().splitlines()[-1].startswith("loaded 0, skipped 2, failed 1, rows 0,")
+    assert "FAILED " + served.url("data/spot/daily/klines/BTCUSDT/1h/BTCUSDT-1h-2024-02-02.zip") in res.stderr
+
+
+def test_killed_mid_run_then_rerun_leaves_a_complete_lake(
+    binance_server: BinanceServer, tmp_path: Path
+) -> None:
+    days = [f"2024-05-{d:02d}" for d in range(1, 9)]
+    for i, day in enumerate(days):
+        binance_server.add_klines("spot", "BTCUSDT", "1m", day, seed=i)
+    # Trickle every archive out slowly so the kill lands mid-download.
+    binance_server.zip_fault = Fault(chunk_delay=0.3)
+    args = ["--symbols", "BTCUSDT", "--intervals", "1m", "--workers", "2", "--lake", str(tmp_path)]
+    urls = ["--base-url", binance_server.base_url, "--listing-url", binance_server.listing_url]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loaders.binance", *args, *urls],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(".tmp-" in p.name for p in tmp_path.rglob("*")):
+            time.sleep(0.05)
+        assert any(".tmp-" in p.name for p in tmp_path.rglob("*")), "loader never started a download"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert len(lake_files(tmp_path, "spot", "1m", "BTCUSDT")) < len(days)
+    assert any(".tmp-" in p.name for p in tmp_path.rglob("*"))  # the kill left a temporary file behind
+
+    binance_server.zip_fault = None
+    res = cli(*args, *urls)
+    assert res.returncode == 0, res.stderr
+    assert [p.stem for p in lake_files(tmp_path, "spot", "1m", "BTCUSDT")] == [
+        f"BTCUSDT-1m-{d}" for d in days
+    ]
+    rows = lake_rows(tmp_path, "spot", "1m", "BTCUSDT")
+    assert len(rows) == len(days) * 1440 and len({r[0] for r in rows}) == len(rows)
+    assert [p for p in tmp_path.rglob("*") if ".tmp-" in p.name] == []
+
+
+def test_sigterm_stops_cleanly(binance_server: BinanceServer, tmp_path: Path) -> None:
+    for i, day in enumerate(f"2024-06-{d:02d}" for d in range(1, 7)):
+        binance_server.add_klines("spot", "BTCUSDT", "1m", day, seed=i)
+    binance_server.zip_fault = Fault(chunk_delay=0.2)
+    args = ["--symbols", "BTCUSDT", "--intervals", "1m", "--workers", "1", "--lake", str(tmp_path)]
+    urls = ["--base-url", binance_server.base_url, "--listing-url", binance_server.listing_url]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loaders.binance", *args, *urls],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not binance_server.downloads():
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "interrupted" in err
+    # The archive in flight finished (or was dropped) atomically; queued ones were not started.
+    assert len(binance_server.downloads()) <= 2
+    assert [p for p in tmp_path.rglob("*") if ".tmp-" in p.name] == []
