@@ -224,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.symbols < 1 or args.repeat < 1 or args.page_size < 1:
         parser.error("--symbols, --repeat and --page-size must be >= 1")
 
+    load_start = round(os.getloadavg()[0], 2)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     duckdb_path = out / "bench.duckdb"
@@ -295,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         "execute_values_page_size": args.page_size,
         "speedup_vs_execute_values": round(ev_s / hook_s, 1),
         "speedup_vs_psycopg2_copy": round(copy_s / hook_s, 2),
+        # The machine is shared: the load average says how much CPU the figures had to fight for.
+        "load_average_1m_start_end": [load_start, round(os.getloadavg()[0], 2)],
+        "cpu_count": os.cpu_count(),
     }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

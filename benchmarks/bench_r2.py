@@ -9,14 +9,16 @@ manifest, deterministic random walks; thousands of small files, the shape that m
    answers every checksum), and the same without the state cache (one HEAD per object for its stored
    sha256, plus a re-hash of every file);
 4. `dbt build` from the local lake vs `dbt build --target r2` reading the bucket through DuckDB's
-   httpfs (empty LAKE_DIR), same marts checked equal.
+   httpfs (empty LAKE_DIR), same marts checked equal; on the same candles stored as monthly files
+   (what the loader writes for past months) and as daily files (the push lake, the worst case: every
+   file costs its own requests).
 
 The S3 server is moto's server mode in its own process (`moto_server`), so it does not share the
 benchmark's GIL; on real R2 every request has tens of milliseconds of latency instead of <1 ms, which
 favours the cache and parallel uploads even more.
 
     .venv/bin/python benchmarks/bench_r2.py                        # 8 symbols x 365 days = 2920 files
-    .venv/bin/python benchmarks/bench_r2.py --symbols 2 --days 30 --skip-dbt   # a quick smoke run
+    .venv/bin/python benchmarks/bench_r2.py --symbols 2 --days 30 --dbt-layouts monthly   # quick smoke run
 
 Output: benchmarks/out/bench_r2/ (git-ignored): the lake, DuckDB files, dbt logs, results.json.
 """
@@ -63,10 +65,8 @@ PREFIX = "bench/lake"
 # --- the lake ----------------------------------------------------------------------------------
 
 
-def write_day(
-    lake: Path, symbol: str, day: datetime, rng: np.random.Generator, price: float
-) -> tuple[Path, float]:
-    """One day of 1h candles as the loader writes a daily archive; returns (file, last close)."""
+def day_table(day: datetime, rng: np.random.Generator, price: float) -> tuple[pa.Table, float]:
+    """One day of 1h candles of a random walk; returns (table, last close)."""
     start = int(day.timestamp()) * 1_000_000
     open_time = start + np.arange(24, dtype=np.int64) * HOUR_US
     close = price * np.exp(np.cumsum(rng.normal(0.0, 4e-3, 24)))
@@ -91,43 +91,58 @@ def write_day(
         ],
         schema=LAKE_SCHEMA,
     )
-    folder = config.partition_dir(lake, "spot", "1h", symbol, day.strftime("%Y-%m"))
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"{symbol}-1h-{day:%Y-%m-%d}.parquet"
-    pq.write_table(table, final, compression="zstd")
-    return final, float(close[-1])
+    return table, float(close[-1])
 
 
-def generate(lake: Path, symbols: Sequence[str], days: int) -> int:
+def generate(lake: Path, symbols: Sequence[str], days: int, monthly: bool) -> int:
+    """The same candles either as one file per day (daily archives) or per month (monthly archives),
+    plus a loader-style manifest; returns the number of files."""
     shutil.rmtree(lake, ignore_errors=True)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     manifest = []
+
+    def write(symbol: str, period: str, tables: list[pa.Table]) -> None:
+        table = pa.concat_tables(tables)
+        folder = config.partition_dir(lake, "spot", "1h", symbol, period[:7])
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{symbol}-1h-{period}.parquet"
+        pq.write_table(table, path, compression="zstd")
+        times = table.column("open_time")
+        manifest.append(
+            {
+                "path": path.relative_to(lake).as_posix(),
+                "url": f"https://data.binance.vision/generated/{path.stem}.zip",
+                "market": "spot",
+                "symbol": symbol,
+                "interval": "1h",
+                "period": period,
+                "kind": "monthly" if len(period) == 7 else "daily",
+                "sha256": "0" * 64,
+                "checksum_verified": True,
+                "size": path.stat().st_size,
+                "etag": "",
+                "last_modified": "",
+                "rows": table.num_rows,
+                "first_open_time": times[0].as_py(),
+                "last_open_time": times[-1].as_py(),
+                "loaded_at": now,
+            }
+        )
+
     for i, symbol in enumerate(symbols):
         rng = np.random.default_rng(1000 + i)
         price = 100.0 * (i + 1)
+        month: list[pa.Table] = []
         for d in range(days):
             day = FIRST_DAY + timedelta(days=d)
-            path, price = write_day(lake, symbol, day, rng, price)
-            manifest.append(
-                {
-                    "path": path.relative_to(lake).as_posix(),
-                    "url": f"https://data.binance.vision/generated/{path.stem}.zip",
-                    "market": "spot",
-                    "symbol": symbol,
-                    "interval": "1h",
-                    "period": f"{day:%Y-%m-%d}",
-                    "kind": "daily",
-                    "sha256": "0" * 64,
-                    "checksum_verified": True,
-                    "size": path.stat().st_size,
-                    "etag": "",
-                    "last_modified": "",
-                    "rows": 24,
-                    "first_open_time": day.replace(tzinfo=None),
-                    "last_open_time": (day + timedelta(hours=23)).replace(tzinfo=None),
-                    "loaded_at": now,
-                }
-            )
+            table, price = day_table(day, rng, price)
+            if not monthly:
+                write(symbol, f"{day:%Y-%m-%d}", [table])
+                continue
+            month.append(table)
+            if (day + timedelta(days=1)).month != day.month or d == days - 1:
+                write(symbol, f"{day:%Y-%m}", month)
+                month = []
     target = config.manifest_path(lake)
     target.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(manifest, schema=MANIFEST_SCHEMA), target, compression="zstd")
@@ -239,98 +254,114 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--workers", type=int, default=config.R2_DEFAULT_WORKERS)
     parser.add_argument("--repeat", type=int, default=3, help="repeats of the cheap measurements (median)")
-    parser.add_argument("--skip-dbt", action="store_true")
+    parser.add_argument(
+        "--dbt-layouts",
+        default="monthly,daily",
+        help="lakes to compare dbt builds on: monthly (one file per month, what the loader writes for "
+        "past months) and/or daily (the push lake: one file per day); empty to skip dbt",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    lake = out / "lake"
-    t0 = time.perf_counter()
-    files = generate(
-        lake,
+    symbols = (
         SYMBOLS[: args.symbols]
         if args.symbols <= len(SYMBOLS)
-        else [f"SYM{i}USDT" for i in range(args.symbols)],
-        args.days,
+        else [f"S{i}USDT" for i in range(args.symbols)]
     )
+    lakes = {"daily": out / "lake-daily", "monthly": out / "lake-monthly"}
+    layouts = [x for x in args.dbt_layouts.split(",") if x]
+    t0 = time.perf_counter()
+    files = {
+        layout: generate(lakes[layout], symbols, args.days, layout == "monthly")
+        for layout in {"daily", *layouts}
+    }
+    lake = lakes["daily"]
     lake_bytes = sum(p.stat().st_size for p in lake.rglob("*") if p.is_file())
-    print(f"lake: {files} files, {lake_bytes / 2**20:.1f} MiB, generated in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"lakes: {files} files, daily {lake_bytes / 2**20:.1f} MiB, generated in {time.perf_counter() - t0:.1f} s"
+    )
 
     proc, url = start_moto(out / "moto.log")
-    results: dict[str, object] = {"files": files, "lake_bytes": lake_bytes, "workers": args.workers}
+    results: dict[str, object] = {"files": files["daily"], "lake_bytes": lake_bytes, "workers": args.workers}
     try:
         state = lake / config.R2_STATE_FILE
 
-        def first_push(bucket: str, workers: int) -> float:
+        def first_push(bucket: str, workers: int, lake: Path = lake) -> float:
             make_bucket(url, bucket)
-            state.unlink(missing_ok=True)
-            summary = push(
-                lake, settings(url, bucket), workers=workers, progress=False, report=lambda _: None
-            )
-            assert summary.uploaded == files and not summary.failed, summary.line()
+            (lake / config.R2_STATE_FILE).unlink(missing_ok=True)
+            summary = push(lake, settings(url, bucket), workers=workers, progress=False)
+            assert summary.uploaded == sum(1 for p in lake.rglob("*.parquet")) and not summary.failed
             return summary.seconds
 
         results["first_push_1_worker_s"] = first_push("bench-serial", 1)
-        results["first_push_s"] = first_push("bench", args.workers)
-        s = settings(url, "bench")
+        results["first_push_s"] = first_push("bench-daily", args.workers)
+        s = settings(url, "bench-daily")
         client = s.client()
 
         def listing() -> float:
             t = time.perf_counter()
             n = sum(1 for _ in list_remote(client, s))
-            assert n == files
+            assert n == files["daily"]
             return time.perf_counter() - t
 
         def second_push(cached: bool) -> float:
             if not cached:
                 state.unlink(missing_ok=True)
             summary = push(lake, s, workers=args.workers, progress=False)
-            assert summary.uploaded == 0 and summary.skipped == files, summary.line()
+            assert summary.uploaded == 0 and summary.skipped == files["daily"], summary.line()
             return summary.seconds
 
-        results["listing_s"] = median_of(args.repeat, listing)
-        results["second_push_s"] = median_of(args.repeat, lambda: second_push(True))
-        results["second_push_no_cache_s"] = median_of(1, lambda: second_push(False))
-        second_push(True)  # leave the cache warm
+        # Interleaved, so the shared machine's drift hits baseline and measurement alike.
+        pairs = [(listing(), second_push(True)) for _ in range(args.repeat)]
+        results["listing_s"] = statistics.median(p[0] for p in pairs)
+        results["second_push_s"] = statistics.median(p[1] for p in pairs)
+        results["second_push_no_cache_s"] = second_push(False)
 
-        if not args.skip_dbt:
+        for layout in layouts:
+            bucket = f"bench-{layout}"
+            if layout != "daily":
+                first_push(bucket, args.workers, lakes[layout])
             env = {
                 "R2_ENDPOINT_URL": url,
                 "R2_ACCESS_KEY_ID": "bench",
                 "R2_SECRET_ACCESS_KEY": "bench-secret",
-                "R2_BUCKET": "bench",
+                "R2_BUCKET": bucket,
                 "R2_PREFIX": PREFIX,
             }
             empty = out / "empty-lake"
             empty.mkdir(exist_ok=True)
-            results["dbt_local_s"] = dbt_build(lake, out / "local.duckdb", out / "dbt-local", {}, "dev")
-            results["dbt_r2_s"] = dbt_build(empty, out / "r2.duckdb", out / "dbt-r2", env, "r2")
-            local, remote = mart_fingerprint(out / "local.duckdb"), mart_fingerprint(out / "r2.duckdb")
+            local_db, r2_db = out / f"local-{layout}.duckdb", out / f"r2-{layout}.duckdb"
+            results[f"dbt_local_{layout}_s"] = dbt_build(
+                lakes[layout], local_db, out / f"dbt-local-{layout}", {}, "dev"
+            )
+            results[f"dbt_r2_{layout}_s"] = dbt_build(empty, r2_db, out / f"dbt-r2-{layout}", env, "r2")
+            local, remote = mart_fingerprint(local_db), mart_fingerprint(r2_db)
             assert local == remote, (local, remote)
-            results["marts"] = {k: list(v) for k, v in local.items()}
+            results[f"marts_{layout}"] = {k: list(v) for k, v in local.items()}
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
     r = results
-    print(f"listing (baseline)        {r['listing_s']:.2f} s")
-    print(f"first push, 1 worker      {r['first_push_1_worker_s']:.2f} s")
+    print(f"listing {files['daily']} objects (baseline) {r['listing_s']:.2f} s")
+    print(f"first push, 1 worker       {r['first_push_1_worker_s']:.2f} s")
     print(
-        f"first push, {args.workers} workers     {r['first_push_s']:.2f} s"
+        f"first push, {args.workers} workers      {r['first_push_s']:.2f} s"
         f"  ({r['first_push_1_worker_s'] / r['first_push_s']:.1f}x faster than 1 worker)"
     )
     print(
-        f"second push (cache)       {r['second_push_s']:.2f} s  ({r['second_push_s'] / r['listing_s']:.1f}x the listing)"
+        f"second push (cache)        {r['second_push_s']:.2f} s  ({r['second_push_s'] / r['listing_s']:.2f}x the listing)"
     )
     print(
-        f"second push (no cache)    {r['second_push_no_cache_s']:.2f} s"
+        f"second push (no cache)     {r['second_push_no_cache_s']:.2f} s"
         f"  ({r['second_push_no_cache_s'] / r['listing_s']:.1f}x the listing)"
     )
-    if "dbt_r2_s" in r:
-        print(f"dbt build, local lake     {r['dbt_local_s']:.1f} s")
+    for layout in layouts:
+        loc, rem = r[f"dbt_local_{layout}_s"], r[f"dbt_r2_{layout}_s"]
         print(
-            f"dbt build --target r2     {r['dbt_r2_s']:.1f} s  ({r['dbt_r2_s'] / r['dbt_local_s']:.2f}x local)"
+            f"dbt build, {layout} lake ({files[layout]} files): local {loc:.1f} s, --target r2 {rem:.1f} s ({rem / loc:.2f}x)"
         )
     (out / "results.json").write_text(json.dumps(results, indent=2))
     return 0

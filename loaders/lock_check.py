@@ -106,17 +106,24 @@ def check_not_locked(path: str | os.PathLike[str]) -> None:
         raise WarehouseLockedError(f"{resolved} is locked by {holder.describe()}: {_ADVICE}")
 
 
-try:  # the dbt-duckdb plugin; the check above works without dbt installed
+def _make_plugin() -> type:
+    """The dbt-duckdb plugin class: checks the lock before every new connection to the warehouse file."""
     from dbt.adapters.duckdb.plugins import BasePlugin
-except ImportError:  # pragma: no cover - dbt-duckdb is a project dependency
-    BasePlugin = object  # type: ignore[assignment,misc]
+
+    class Plugin(BasePlugin):
+        def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
+            check_not_locked(creds.path)
+
+    return Plugin
 
 
-class Plugin(BasePlugin):  # type: ignore[misc,valid-type]
-    """dbt-duckdb plugin: checks the lock before every new connection to the warehouse file."""
-
-    def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
-        check_not_locked(creds.path)
+def __getattr__(name: str) -> Any:
+    """dbt-duckdb looks up `Plugin` in this module; build it on first use so that the command line
+    (`python -m loaders.lock_check`) does not pay for importing dbt (about 3 s)."""
+    if name == "Plugin":
+        plugin = globals()["Plugin"] = _make_plugin()
+        return plugin
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> int:

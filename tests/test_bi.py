@@ -44,14 +44,15 @@ def duckdb_cli() -> str:
 @contextmanager
 def held_by_other_process(path: Path, read_only: bool) -> Iterator[tuple[subprocess.Popen[str], LockHolder]]:
     """Another process holding `path` open, as a BI tool would: the duckdb CLI (read-only) or a Python
-    writer. Yields once the OS shows its lock, and ends it afterwards."""
+    writer. Yields once the OS shows its lock, and ends it afterwards (closing its stdin: the CLI runs
+    what the test wrote there, then exits; its output stays readable on proc.stdout)."""
     if read_only:
-        argv = [duckdb_cli(), "-readonly", str(path)]
+        argv = [duckdb_cli(), "-readonly", "-csv", "-noheader", str(path)]
     else:
         code = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); sys.stdin.read()"
         argv = [sys.executable, "-c", code, str(path)]
     proc = subprocess.Popen(
-        argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         deadline = time.monotonic() + HOLD_TIMEOUT_S
@@ -266,7 +267,7 @@ def test_build_while_reader_holds_file_fails_in_one_line_then_build_and_swap(
         swap = subprocess.run(
             ["bash", "-c", SWAP_COMMAND],
             cwd=serving,
-            env=dbt_env(built_warehouse.lake_dir, "unused"),
+            env=dbt_env(built_warehouse.lake_dir, live),  # the command overrides DUCKDB_PATH
             capture_output=True,
             text=True,
             timeout=600,
@@ -276,9 +277,15 @@ def test_build_while_reader_holds_file_fails_in_one_line_then_build_and_swap(
         assert not (serving / "build" / "warehouse.duckdb").exists()  # moved into place
         assert not (serving / "warehouse.duckdb.wal").exists()  # dbt closed it cleanly: nothing to move
 
-        # The reader still holds (and can read) the old file; new readers get the new one.
+        # The reader is still connected to the old file and still reads it; new readers get the new one.
         assert proc.poll() is None
         assert holder.pid in pids_of(proc)
+        assert proc.stdin is not None
+        proc.stdin.write("select count(*) from main.fct_ohlcv_daily;\n")
+    assert proc.returncode == 0
+    assert proc.stdout is not None
+    n_old_reader = int(proc.stdout.read().split()[0])
+    assert n_old_reader == built_warehouse.rows("select count(*) as n from main.fct_ohlcv_daily")[0]["n"]
     assert live.stat().st_ino != before.st_ino
     sql = "select count(*) from main.fct_regime_features_daily; select count(*) from main.stg_binance__klines"
     result = run_cli("-readonly", "-csv", "-noheader", str(live), "-c", sql, cwd=tmp_path)

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from loaders import config
 from loaders.binance import BadInput, load
 from loaders.binance.manifest import Manifest
 from loaders.binance.transport import Http
@@ -91,6 +92,23 @@ def test_duplicate_and_unsorted_rows_are_sorted_and_deduplicated(
     summary = run(binance_server, tmp_path)
     assert (summary.loaded, summary.failed, summary.rows) == (1, 0, 24)
     assert lake_rows(tmp_path, "spot", "1h", "BTCUSDT") == csv_rows(table_csv(table))
+
+
+def test_defect_found_late_in_a_large_file(
+    binance_server: BinanceServer, tmp_path: Path, monkeypatch
+) -> None:
+    # 1m month (~5 MB of CSV, several parse blocks, row groups of 5000 rows): the defect shows up only
+    # after row groups were streamed, so the loader must drop that partial output and redo the file.
+    monkeypatch.setattr(config, "PARQUET_ROW_GROUP_ROWS", 5000)
+    table = kline_table("1m", "2024-01")
+    n = table.num_rows
+    order = [*range(n - 10), n - 5, *range(n - 10, n), 100]  # a late duplicate, a very late old row
+    binance_server.add_klines("spot", "BTCUSDT", "1m", "2024-01", table.take(order))
+    summary = run(binance_server, tmp_path, intervals=["1m"])
+    assert (summary.loaded, summary.rows) == (1, n)
+    assert lake_rows(tmp_path, "spot", "1m", "BTCUSDT") == csv_rows(table_csv(table))
+    assert temp_files(tmp_path) == []
+    assert pq.ParquetFile(lake_files(tmp_path, "spot", "1m", "BTCUSDT")[0]).metadata.num_row_groups == 9
 
 
 def test_futures_header_and_whole_numbers(binance_server: BinanceServer, tmp_path: Path) -> None:

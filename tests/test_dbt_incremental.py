@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from tests.reference import close_enough
 pytestmark = pytest.mark.slow
 
 ADDED_MONTH = "2023-05"
+# Rows before this date must survive the incremental run untouched (a month of slack for look-back).
+REWRITE_CUTOFF = date(2023, 4, 1)
 
 
 def _table(duckdb_path: Path, table: str) -> dict[tuple, dict]:
@@ -76,5 +79,13 @@ def test_incremental_after_adding_a_month_equals_full_build(
     for table in MARTS:
         incr = _table(db, table)
         assert len(incr) > len(before[table]), f"{table}: the new month was not added"
+        # Adding a month must not rebuild years: rows well before it keep the first build's `_built_at`
+        # (the models stamp each row with the run that wrote it); um ETHUSDT got nothing new at all.
+        rewritten = [
+            k
+            for k, row in before[table].items()
+            if (k[0] == "um" or k[2] < REWRITE_CUTOFF) and incr[k]["_built_at"] != row["_built_at"]
+        ]
+        assert not rewritten, f"{table}: {len(rewritten)} old rows rewritten, e.g. {rewritten[:3]}"
         problems = _differences(_table(built_warehouse.duckdb_path, table), incr)
         assert not problems, f"{table}:\n" + "\n".join(problems[:20])

@@ -26,6 +26,10 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         conn.execute("load httpfs")
+        # Lake files never change during a run, and the models read the staging view more than once:
+        # cache HTTP metadata (HEAD/listings) and Parquet footers instead of fetching them per query.
+        conn.execute("set enable_http_metadata_cache = true")
+        conn.execute("set parquet_metadata_cache = true")
         try:
             conn.execute(self.settings.duckdb_secret_sql())
         except Exception as exc:  # DuckDB errors may quote the statement: never let the secret through

@@ -1,8 +1,9 @@
 {#- Which (market, symbol) series an incremental model must rebuild, and from which day.
 
-    The models store `_built_at` (the run's start time) on every row they write. Upstream, the lake's
-    manifest records `loaded_at` per archive; downstream, the intermediate table's `_built_at` plays that
-    role. A series is rebuilt from the first day of the earliest archive (or upstream row) that changed
+    The models store `_built_at` (the run's start time) on every row they write, and the intermediate
+    table also `_manifest_loaded_at` (the manifest's latest `loaded_at` when the run started). Upstream,
+    archives with a `loaded_at` after the table's latest `_manifest_loaded_at` changed; downstream, the
+    intermediate table's rows with a `_built_at` after the mart's latest `_built_at`. A series is rebuilt from the first day of the earliest archive (or upstream row) that changed
     after the model's last build, so adding a month rebuilds that month only, and an old archive that
     Binance replaced (and the loader reloaded) is picked up too. -#}
 
@@ -15,6 +16,20 @@
     {%- set path = binance_lake_root() ~ '/binance/manifest/klines.parquet' -%}
     {%- set n = run_query("select count(*) from glob('" ~ path.replace("'", "''") ~ "')").columns[0].values()[0] -%}
     {{- return(n > 0) -}}
+{%- endmacro %}
+
+
+{% macro binance_manifest_watermark() -%}
+    {#- The manifest's latest loaded_at, as a SQL literal (null without a manifest). Stored on the rows
+        a run writes, it is the next run's "changed since": the loader's own clock on both sides, so a
+        lake loaded on another machine (or pushed to R2 later than it was loaded) is compared fairly. -#}
+    {%- if not graph.get('sources') or not binance_manifest_exists() -%}
+        {#- (A unit test's graph has no sources: its inputs are fixtures.) -#}
+        {{- return("null::timestamptz") -}}
+    {%- endif -%}
+    {%- set latest = run_query("select strftime(max(cast(loaded_at as timestamptz)), '%Y-%m-%d %H:%M:%S.%f') from "
+        ~ binance_source('manifest')).columns[0].values()[0] -%}
+    {{- return("null::timestamptz" if latest is none else "'" ~ latest ~ "+00:00'::timestamptz") -}}
 {%- endmacro %}
 
 
@@ -50,7 +65,7 @@
         where
             archive_interval = '{{ interval }}'
             and period != ''
-            and loaded_at > (select coalesce(max(_built_at), '-infinity'::timestamptz) from {{ this }})
+            and loaded_at > (select coalesce(max(_manifest_loaded_at), '-infinity'::timestamptz) from {{ this }})
         group by market, symbol
         order by market, symbol
     {%- endset -%}

@@ -67,3 +67,21 @@
     {%- endif -%}
     select 1
 {%- endmacro %}
+
+
+{% macro binance_recent_open_at_cutoff() -%}
+    {#- Start of the month before the lake's latest month (from file names: no file is opened), as a
+        SQL timestamp literal; var staging_test_months (default 2) sets how many months back, 0 = all.
+        Data tests on the staging view check only these candles: older months were checked when they
+        were loaded, and re-reading every candle on every build would dwarf an incremental build. -#}
+    {%- set months = var('staging_test_months', 2) | int -%}
+    {%- if months <= 0 or not execute -%}
+        {{- return("'-infinity'::timestamp") -}}
+    {%- endif -%}
+    {%- set latest = run_query("select max(regexp_extract(file, '/month=([0-9]{4}-[0-9]{2})/', 1)) from glob('"
+        ~ binance_klines_glob().replace("'", "''") ~ "')").columns[0].values()[0] -%}
+    {%- if latest is none or latest == '' -%}
+        {{- return("'-infinity'::timestamp") -}}
+    {%- endif -%}
+    {{- return("(timestamp '" ~ latest ~ "-01' - interval " ~ (months - 1) ~ " month)") -}}
+{%- endmacro %}

@@ -98,8 +98,15 @@
 
   {{- log('export_to_postgres: exporting ' ~ target_table ~ ' (' ~ bounds[0] ~ ' rows, ' ~ date_column ~ ' ' ~ bounds[1] ~ ' to ' ~ bounds[2] ~ ', window ' ~ days ~ ' days) to Postgres ' ~ pg_schema ~ '.' ~ target_table, info=true) -}}
 
+  {#- Each Postgres script starts with a comment naming the hook: Postgres errors quote the script. -#}
   {%- set create_staging -%}
-create schema if not exists {{ q_schema }};
+/* dbt post-hook export_to_postgres: staging table */
+do $export$ begin
+  -- not `create schema if not exists`: that needs create on the database even when the schema exists
+  if not exists (select from pg_namespace where nspname = {{ export_to_postgres__literal(pg_schema) }}) then
+    create schema {{ q_schema }};
+  end if;
+end $export$;
 drop table if exists {{ q_staging }};
 create table {{ q_staging }} ({{ pg_columns | join(', ') }});
   {%- endset -%}
@@ -108,6 +115,7 @@ create table {{ q_staging }} ({{ pg_columns | join(', ') }});
 Recent window of the warehouse mart {{ target_table }}: rows with {{ date_column }} > max({{ date_column }}) - {{ days }} days ({{ bounds[1] }} to {{ bounds[2] }}), written by the dbt post-hook export_to_postgres. Replaced on every dbt build; do not edit.
   {%- endset -%}
   {%- set finish_staging -%}
+/* dbt post-hook export_to_postgres: key, index, comments */
 set local maintenance_work_mem = '512MB';
 alter table {{ q_staging }} add constraint {{ export_to_postgres__ident(pkey_staging) }} primary key ({{ export_to_postgres__ident_list(grain) }});
 create index {{ export_to_postgres__ident(index_staging) }} on {{ q_staging }} ({{ export_to_postgres__ident(date_column) }});
@@ -123,6 +131,7 @@ analyze {{ q_staging }};
 
   {#- The swap: short, one transaction; lock_timeout so a stuck reader fails the export, not the app. -#}
   {%- set swap -%}
+/* dbt post-hook export_to_postgres: swap */
 set local lock_timeout = '60s';
 drop table if exists {{ q_final }};
 alter table {{ q_staging }} rename to {{ export_to_postgres__ident(target_table) }};

@@ -1,6 +1,7 @@
 {#- One row per market, symbol and UTC trade_date: the day's candles of `daily_source_interval`
     aggregated, plus the realized variance the regime features need. The only model that reads every
-    candle; incremental, so a run reads just the days whose archives changed (see macros/binance/incremental.sql). -#}
+    candle; incremental, so a run reads just the days whose archives changed
+    (see macros/binance/incremental.sql). -#}
 {{
     config(
         materialized='incremental',
@@ -14,6 +15,12 @@
 {%- set scope = [] -%}
 {%- set new_series_too = false -%}
 {%- if execute and is_incremental() -%}
+    {%- set built_from = run_query("select distinct source_interval from " ~ this).columns[0].values() -%}
+    {%- if built_from | reject('equalto', source_interval) | list | length > 0 -%}
+        {{- exceptions.raise_compiler_error(
+            this ~ " was built from " ~ (built_from | join(', ')) ~ " candles, daily_source_interval is now "
+            ~ source_interval ~ ": run `dbt build --full-refresh` to rebuild it") -}}
+    {%- endif -%}
     {%- if binance_manifest_exists() -%}
         {%- set scope = binance_scope_from_manifest(source_interval) -%}
     {%- else -%}
@@ -25,6 +32,7 @@
         {{- log("int_binance__klines_daily: no manifest in the lake; rebuilding from each series' last day", info=true) -}}
     {%- endif -%}
 {%- endif -%}
+{%- set manifest_loaded_at = binance_manifest_watermark() if execute else 'null::timestamptz' -%}
 {%- set candles_from = binance_scope_min_date(scope)
     if is_incremental() and not new_series_too else "'-infinity'::timestamp" %}
 
@@ -179,7 +187,8 @@ final as (
                         range(2, len(closes) + 1), i -> ln(closes[i] / closes[i - 1]) ^ 2
                     )), 0)
         end as realized_variance,
-        {{ binance_built_at() }} as _built_at
+        {{ binance_built_at() }} as _built_at,
+        {{ manifest_loaded_at }} as _manifest_loaded_at
     from with_previous_close
 
 )

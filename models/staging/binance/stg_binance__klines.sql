@@ -20,7 +20,7 @@
                 count(*) filter (
                     where not regexp_matches(file, '-[0-9]{4}-[0-9]{2}-[0-9]{2}\.parquet$')
                 ) over (partition by parse_dirpath(file)) as non_daily_files_in_partition
-            from glob('{{ binance_klines_glob() }}')
+            from glob('{{ binance_klines_glob().replace("'", "''") }}')
         ) as listed
         where listed.files_in_partition > 1 and listed.non_daily_files_in_partition > 0
     )

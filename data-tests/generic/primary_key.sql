@@ -1,0 +1,36 @@
+{#- The grain test: fails for every key combination that occurs more than once or has a null part.
+    `rows_where` (SQL) limits the rows checked, e.g. the staging view's recent months (see
+    binance_recent_open_at_cutoff): checking a 20M-candle view on every build would cost more than the
+    incremental build itself. -#}
+{% test primary_key(model, columns, rows_where=none) %}
+
+with
+
+checked_rows as (
+
+    select {{ columns | join(', ') }}
+    from {{ model }}
+    {%- if rows_where %}
+        where {{ rows_where }}
+    {%- endif %}
+
+),
+
+violations as (
+
+    select
+        {{ columns | join(', ') }},
+        count(*) as row_count
+    from checked_rows
+    group by {{ columns | join(', ') }}
+    having
+        count(*) > 1
+        {%- for column in columns %}
+            or bool_or({{ column }} is null)
+        {%- endfor %}
+
+)
+
+select * from violations
+
+{% endtest %}
