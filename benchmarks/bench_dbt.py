@@ -12,6 +12,9 @@ random walks, so generation takes seconds, not a download):
    from (<compiled test>)`) into another fresh file;
 4. an incremental `dbt build` after one more month is added to every symbol.
 
+Steps 1-3 run `--repeat` times (default 2), alternating, and the fastest of each counts: the machine is
+shared, and the least disturbed run is the best estimate of each cost.
+
 Goals (issue 3): full build <= 1.5 x (floor + fixed start-up); incremental < 10% of the full build.
 
     .venv/bin/python benchmarks/bench_dbt.py                 # 8 symbols x 60 months = 21.0M candles
@@ -225,7 +228,10 @@ def raw_sql(work: Path, dbt_db: Path, raw_db: Path) -> tuple[float, dict[str, fl
     raw_db.unlink(missing_ok=True)
     con = duckdb.connect(str(raw_db))
     try:
+        # The profile's settings (profiles.yml), so the floor runs under the same conditions.
         con.execute("set preserve_insertion_order = false")
+        con.execute("set memory_limit = '8GB'")
+        con.execute("set TimeZone = 'UTC'")
         con.execute(f"attach '{dbt_db}' as built (read_only)")
         for s in seeds:
             con.execute(
@@ -255,10 +261,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--symbols", type=int, default=8, help=f"number of symbols (max {len(SYMBOLS)})")
     parser.add_argument("--months", type=int, default=60, help="months per symbol before the added one")
+    parser.add_argument("--repeat", type=int, default=2, help="full build / raw SQL / start-up rounds")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="work folder (wiped first)")
     args = parser.parse_args(argv)
     if not 1 <= args.symbols <= len(SYMBOLS):
         parser.error(f"--symbols must be 1..{len(SYMBOLS)}")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
 
     out: Path = args.out.resolve()
     shutil.rmtree(out, ignore_errors=True)
@@ -276,15 +285,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"generated {rows:,} 1m candles ({len(symbols)} symbols x {args.months} months) in {gen_s:.1f}s")
 
     dbt(["parse"], lake, dbt_db, work)  # warm: every timed run below uses partial parsing, as users do
-    full_s, _ = dbt(["build"], lake, dbt_db, work)
-    full_nodes = node_timings(work)
-    print(f"full dbt build: {full_s:.1f}s  (per type: {full_nodes})")
+    # The machine is shared: each measurement is repeated, alternating, and the fastest run counts
+    # (the least disturbed one); every run is kept in results.json.
+    full_runs: list[float] = []
+    raw_runs: list[float] = []
+    startup_runs: list[float] = []
+    for i in range(args.repeat):
+        dbt_db.unlink(missing_ok=True)
+        elapsed, _ = dbt(["build"], lake, dbt_db, work)
+        nodes = node_timings(work)
+        if not full_runs or elapsed < min(full_runs):
+            full_nodes = nodes
+        full_runs.append(elapsed)
+        print(f"[{i + 1}/{args.repeat}] full dbt build: {elapsed:.1f}s  (per type: {nodes})")
 
-    raw_s, raw_nodes = raw_sql(work, dbt_db, raw_db)
-    print(f"raw DuckDB SQL (same compiled models + tests): {raw_s:.1f}s")
+        elapsed, per_node = raw_sql(work, dbt_db, raw_db)
+        if not raw_runs or elapsed < min(raw_runs):
+            raw_nodes = per_node
+        raw_runs.append(elapsed)
+        print(f"[{i + 1}/{args.repeat}] raw DuckDB SQL (same compiled models + tests): {elapsed:.1f}s")
 
-    startup_s, _ = dbt(["build", "--select", "test_type:unit"], lake, dbt_db, work)
-    print(f"dbt fixed start-up (build of unit tests only): {startup_s:.1f}s")
+        elapsed, _ = dbt(["build", "--select", "test_type:unit"], lake, dbt_db, work)
+        startup_runs.append(elapsed)
+        print(f"[{i + 1}/{args.repeat}] dbt fixed start-up (build of unit tests only): {elapsed:.1f}s")
+    full_s, raw_s, startup_s = min(full_runs), min(raw_runs), min(startup_runs)
 
     t0 = time.perf_counter()
     added = generate(lake, symbols, months[-1:], state)
@@ -305,6 +329,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "symbols": len(symbols),
         "months": args.months,
         "generate_s": round(gen_s, 2),
+        "repeat": args.repeat,
+        "full_build_runs_s": [round(x, 2) for x in full_runs],
+        "raw_sql_runs_s": [round(x, 2) for x in raw_runs],
+        "startup_runs_s": [round(x, 2) for x in startup_runs],
         "full_build_s": round(full_s, 2),
         "full_build_nodes_s": {k: round(v, 2) for k, v in full_nodes.items()},
         "raw_sql_s": round(raw_s, 2),

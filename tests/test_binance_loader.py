@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -380,3 +381,32 @@ def test_lake_path_env_default(binance_server: BinanceServer, tmp_path: Path, mo
     assert summary.loaded == 1
     assert len(lake_files(tmp_path / "envlake", "spot", "1h", "BTCUSDT")) == 1
     assert os.listdir(tmp_path) == ["envlake"]
+
+
+def test_corruption_anywhere_fails_without_hanging_or_leftovers(tmp_path: Path) -> None:
+    # Regression: an error raised while pyarrow's read-ahead thread was reading once left it waiting
+    # forever. Flip one byte at many places of a 1m month's archive; every conversion must fail fast.
+    from loaders.binance.convert import convert_zip
+    from loaders.binance.errors import ArchiveError
+    from tests.fixtures.binance_server import zip_csv
+
+    good = zip_csv(table_csv(kline_table("1m", "2024-01")), "X-1m-2024-01.csv")
+    rng = np.random.default_rng(5)
+    failures: list[str] = []
+
+    def convert_all() -> None:
+        for pos in rng.integers(40, len(good) - 100, 25):
+            bad = bytearray(good)
+            bad[pos] ^= 0xFF
+            (tmp_path / "x.zip").write_bytes(bytes(bad))
+            try:
+                convert_zip(tmp_path / "x.zip", "X-1m-2024-01", tmp_path / "out.parquet")
+            except ArchiveError as exc:
+                failures.append(str(exc))
+
+    worker = threading.Thread(target=convert_all, daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "a conversion hung"
+    assert len(failures) == 25 and all(f.startswith("cannot convert") for f in failures)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.zip"]

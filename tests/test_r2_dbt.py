@@ -70,19 +70,7 @@ def r2_build(
         env=env,
     )
     out = capfd.readouterr()
-    release_dbt_duckdb()
     return run, out.out + out.err, tmp_path / f"{name}.duckdb"
-
-
-def release_dbt_duckdb() -> None:
-    """dbt-duckdb keeps the last run's DuckDB instance open in this process (read-write), and DuckDB
-    refuses a read-only connection to a file open with another configuration: close it."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    with DuckDBConnectionManager._LOCK:
-        if DuckDBConnectionManager._ENV is not None:
-            DuckDBConnectionManager._ENV.close()
-            DuckDBConnectionManager._ENV = None
 
 
 def test_dbt_build_target_r2_matches_the_local_build(

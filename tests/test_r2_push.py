@@ -92,6 +92,7 @@ def test_push_mirrors_the_lake_then_skips_everything(
     files = lake_files(lake)
     assert len(files) >= 10  # parquet per archive + the manifest
     assert f"uploaded {len(files)} " in first.stdout and "skipped 0 unchanged" in first.stdout
+    assert s3_server.secret_access_key not in first.stdout + first.stderr
 
     # Every file is there, under R2_PREFIX + its lake path, with its size and its sha256 in the metadata.
     client = s3_server.client()
@@ -406,3 +407,49 @@ def test_dbt_source_reads_the_bucket_the_mirror_writes(
     assert run.success
     roots = {json.loads(line)["meta"]["lake_root"] for line in run.result.result}
     assert roots == {expected}
+
+
+def test_ctrl_c_stops_the_push_and_the_next_push_completes_it(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    import signal
+    import time
+
+    lake = tmp_path / "lake"
+    for day in range(1, 29):
+        folder = config.partition_dir(lake, "spot", "1m", f"S{day}USDT", "2024-02")
+        folder.mkdir(parents=True)
+        for hour in range(12):
+            (folder / f"S{day}USDT-1m-2024-02-{hour:02d}.parquet").write_bytes(os.urandom(2048))
+    files = lake_files(lake)
+    env = {**s3_server.env(s3_bucket, PREFIX), "LAKE_DIR": str(lake)}
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("R2_", "AWS_"))}
+    full.update({k: v for k, v in env.items() if v is not None})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loaders.r2", "push", "--workers", "2"],
+        cwd=REPO_ROOT,
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not s3_server.objects(s3_bucket) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, (out, err)
+    assert "interrupted; run the push again" in err
+    partial = s3_server.objects(s3_bucket)
+    assert 0 < len(partial) < len(files)
+    # Whatever is visible is whole: right size and checksum.
+    client = s3_server.client()
+    for key, size in partial.items():
+        path = files[key.removeprefix("mirror/v1/")]
+        assert size == path.stat().st_size
+        assert client.head_object(Bucket=s3_bucket, Key=key)["Metadata"]["sha256"] == sha256(path)
+
+    again = run_cli("push", env=env)
+    assert again.returncode == 0, again.stderr
+    assert f"uploaded {len(files) - len(partial)} " in again.stdout
+    assert s3_server.objects(s3_bucket) == {f"mirror/v1/{rel}": p.stat().st_size for rel, p in files.items()}

@@ -152,6 +152,7 @@ class _Prefetch(io.RawIOBase):
         self._queue: queue.Queue[bytes | BaseException] = queue.Queue(depth)
         self._buf = memoryview(b"")
         self._eof = False
+        self._error: BaseException | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(src, chunk), daemon=True, name="unzip")
         self._thread.start()
@@ -178,9 +179,19 @@ class _Prefetch(io.RawIOBase):
         return True
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        if not self._buf and not self._eof:
-            item = self._queue.get()
+        # Never block for good: pyarrow may read again after an error (or after close, while it
+        # shuts its read-ahead down), so errors and end of stream are sticky and close() ends waits.
+        while not self._buf and not self._eof:
+            if self._error is not None:
+                raise self._error
+            if self._stop.is_set():
+                return 0
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
             if isinstance(item, BaseException):
+                self._error = item
                 raise item
             self._eof = not item
             self._buf = memoryview(item)

@@ -5,9 +5,10 @@
     {%- if not execute -%}
         {{- return('') -}}  {#- parse time: the graph is not built yet and the value is unused -#}
     {%- endif -%}
-    {%- set node = graph.sources.values() | selectattr('source_name', 'equalto', 'binance')
+    {%- set node = graph.get('sources', {}).values() | selectattr('source_name', 'equalto', 'binance')
         | selectattr('name', 'equalto', 'klines') | first -%}
-    {{- return((node.source_meta.lake_root | trim).rstrip('/') or '/') -}}
+    {%- set root = node.source_meta.lake_root if node else env_var('LAKE_DIR', './lake') -%}
+    {{- return((root | trim).rstrip('/') or '/') -}}
 {%- endmacro %}
 
 
