@@ -42,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--market", default="spot", help="spot (default), um (USD-M futures) or cm (COIN-M futures)"
+        "--market",
+        default="spot",
+        metavar="{spot,um,cm}",
+        help="spot (default), um (USD-M futures) or cm (COIN-M futures)",
     )
     p.add_argument("--symbols", nargs="+", required=True, metavar="SYMBOL", help="e.g. BTCUSDT ETHUSDT")
     p.add_argument(

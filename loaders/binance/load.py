@@ -276,7 +276,9 @@ def load(
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="binance")
     futures: dict[Future[_Done], Archive] = {}
     try:
-        futures = {pool.submit(_process, a, lake_path, base, http): a for a in todo}
+        # Largest first: a big archive started last would leave the other workers idle at the end.
+        by_size = sorted(todo, key=lambda a: a.size, reverse=True)
+        futures = {pool.submit(_process, a, lake_path, base, http): a for a in by_size}
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
