@@ -83,9 +83,9 @@ def test_dbt_build_target_r2_matches_the_local_build(
 ) -> None:
     assert built_warehouse.run.success, "the local build failed; see the dbt tests"
     env = s3_server.env(s3_bucket, PREFIX)
-    summary = push(
-        loaded_lake.path, R2Settings.from_env({k: v for k, v in env.items() if v is not None}), progress=False
-    )
+    # A copy: push keeps its state file in the lake it mirrors, and the session lake is shared.
+    lake = loaded_lake.copy_to(tmp_path / "lake")
+    summary = push(lake, R2Settings.from_env({k: v for k, v in env.items() if v is not None}), progress=False)
     assert summary.uploaded > 0 and not summary.failed
 
     run, output, duckdb_path = r2_build(tmp_path, "r2", env, capfd)

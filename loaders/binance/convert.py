@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -125,23 +126,28 @@ def _unit_of(first_open_time: int) -> str:
     return "us" if first_open_time >= config.MICROSECOND_THRESHOLD else "ms"
 
 
-def _to_lake(batch: pa.RecordBatch | pa.Table, unit: str) -> pa.Table:
-    """Normalise one parsed block to the lake schema (timestamps in µs, lake column order)."""
-    scale = 1 if unit == "us" else 1000
-    cols = {}
-    for name in ("open_time", "close_time"):
-        raw = batch.column(name).to_numpy()
-        lo, hi = raw.min(), raw.max()
-        # A file is one unit throughout; a mix means a corrupt or hand-edited file.
-        if (unit == "ms") != (hi < config.MICROSECOND_THRESHOLD) or (unit == "ms") != (
-            lo < config.MICROSECOND_THRESHOLD
-        ):
-            raise ArchiveError(f"{name} mixes millisecond and microsecond values")
-        cols[name] = pa.array(raw * scale, pa.int64()).cast(pa.timestamp("us"))
-    arrays = [cols["open_time"], cols["close_time"]] + [batch.column(n) for n in LAKE_SCHEMA.names[2:]]
+def _column(batch: pa.RecordBatch | pa.Table, name: str) -> pa.Array:
+    col = batch.column(name)
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+
+def _to_lake(batch: pa.RecordBatch | pa.Table, unit: str) -> tuple[pa.Table, np.ndarray]:
+    """Normalise one parsed block to the lake schema (timestamps in µs, lake column order); also return
+    open_time as int64 microseconds (a zero-copy view) for the order checks."""
+    arrays = [_column(batch, n) for n in LAKE_SCHEMA.names]
     if any(a.null_count for a in arrays):
         raise ArchiveError("CSV has empty fields")
-    return pa.Table.from_arrays(arrays, schema=LAKE_SCHEMA)
+    for k in (0, 1):
+        lo_hi = pc.min_max(arrays[k])
+        in_ms = [v.as_py() < config.MICROSECOND_THRESHOLD for v in (lo_hi["min"], lo_hi["max"])]
+        # A file is one unit throughout; a mix means a corrupt or hand-edited file.
+        if in_ms != [unit == "ms"] * 2:
+            raise ArchiveError(f"{LAKE_SCHEMA.names[k]} mixes millisecond and microsecond values")
+        if unit == "ms":
+            arrays[k] = pc.multiply_checked(arrays[k], 1000)
+        arrays[k] = arrays[k].view(pa.timestamp("us"))
+    open_us = arrays[0].view(pa.int64()).to_numpy(zero_copy_only=True)
+    return pa.Table.from_arrays(arrays, schema=LAKE_SCHEMA), open_us
 
 
 class _Prefetch(io.RawIOBase):
@@ -302,8 +308,7 @@ def _stream(zip_path: Path, stem: str, tmp: Path) -> Converted:
                     continue
                 if unit is None:
                     unit = _unit_of(batch.column("open_time")[0].as_py())
-                table = _to_lake(batch, unit)
-                ot = table.column("open_time").combine_chunks().cast(pa.int64()).to_numpy()
+                table, ot = _to_lake(batch, unit)
                 if (last is not None and ot[0] <= last) or (len(ot) > 1 and not np.all(ot[1:] > ot[:-1])):
                     raise _NeedsRepair
                 if first is None:
@@ -328,8 +333,8 @@ def _repair(zip_path: Path, stem: str, tmp: Path) -> Converted:
     if raw.num_rows == 0:
         raise ArchiveError("archive holds no candles")
     unit = _unit_of(raw.column("open_time")[0].as_py())
-    table = _to_lake(raw.combine_chunks(), unit).sort_by("open_time")
-    ot = table.column("open_time").combine_chunks().cast(pa.int64()).to_numpy()
+    table = _to_lake(raw, unit)[0].sort_by("open_time")
+    ot = table.column("open_time").combine_chunks().view(pa.int64()).to_numpy()
     keep = np.ones(len(ot), dtype=bool)
     keep[1:] = ot[1:] != ot[:-1]
     table = table.filter(pa.array(keep))
