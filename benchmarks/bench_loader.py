@@ -6,7 +6,8 @@ runs each pipeline as its own child process (so its peak RSS is its own, read fr
 
 - floor: `unzip` of the same archives from local disk to disk, --workers at a time (the CSV bytes out,
   nothing else), plus one at a time, and decompression alone (`unzip -p` to /dev/null) for reference;
-- loader: `python -m loaders.binance` (download over loopback, sha256, convert, atomic write, manifest);
+- loader: `python -m loaders.binance` (download over loopback, sha256, convert, atomic write, manifest),
+  with --workers 2 and with its default 4;
 - pandas: download, `pandas.read_csv` + `DataFrame.to_parquet` (zstd), --workers threads: the seed's way.
 
 Then the loader alone with one worker on archives of growing size (a 1m day, a 1m month, the 1s
@@ -189,7 +190,13 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--symbols", nargs="+", default=["BTCUSDT", "ETHUSDT"])
     p.add_argument("--months", type=int, default=12, help="months of 1m archives per symbol")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2, help="parallel unzips / pandas threads (2 = the cores)")
+    p.add_argument(
+        "--loader-workers",
+        nargs="+",
+        default=["2", "4"],
+        help="loader --workers values to run (4 = its default)",
+    )
     p.add_argument(
         "--data", default=str(Path(tempfile.gettempdir()) / "bench_loader_data"), help="archive cache"
     )
@@ -249,7 +256,10 @@ def main() -> int:
                 f"unzip -p > /dev/null, {w} in parallel (decompression alone)",
                 [*unzip, "--mode", "null", "--workers", w, "--out"],
             ),
-            (f"loader, --workers {w}", [*loader_cmd, "--workers", w, "--lake"]),
+        ]
+        runs += [
+            (f"loader, --workers {lw}", [*loader_cmd, "--workers", lw, "--lake"])
+            for lw in args.loader_workers
         ]
         if not args.skip_pandas:
             runs.append(
