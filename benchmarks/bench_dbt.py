@@ -46,12 +46,12 @@ import pyarrow.parquet as pq
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.dbt_cli import run_dbt  # noqa: E402
 from loaders import config  # noqa: E402
 from loaders.binance.convert import LAKE_SCHEMA  # noqa: E402
 from loaders.binance.manifest import SCHEMA as MANIFEST_SCHEMA  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "out" / "bench_dbt"
-DBT = REPO_ROOT / ".venv" / "bin" / "dbt"
 SOURCE_INTERVAL = "1m"
 MINUTE_US = 60_000_000
 SEED = 42
@@ -167,36 +167,10 @@ def write_manifest(lake: Path) -> None:
 
 
 def dbt(args: Sequence[str], lake: Path, db: Path, work: Path) -> tuple[float, subprocess.CompletedProcess]:
-    """Wall time of one `dbt ...` process, as a user would run it."""
-    env = {
-        **os.environ,
-        "LAKE_DIR": str(lake),
-        "DUCKDB_PATH": str(db),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    for k in ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"):
-        env.pop(k, None)
-    cmd = [
-        str(DBT),
-        *args,
-        "--vars",
-        json.dumps({"daily_source_interval": SOURCE_INTERVAL}),
-        "--project-dir",
-        str(REPO_ROOT),
-        "--profiles-dir",
-        str(REPO_ROOT),
-        "--target-path",
-        str(work / "target"),
-        "--log-path",
-        str(work / "logs"),
-    ]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True)
-    elapsed = time.perf_counter() - t0
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-4000:])
-        raise SystemExit(f"dbt {' '.join(args)} failed (exit {proc.returncode}); see {work / 'logs'}")
-    return elapsed, proc
+    """Wall time of one `dbt ...` process, as a user would run it, aggregating from 1m candles."""
+    return run_dbt(
+        [*args, "--vars", json.dumps({"daily_source_interval": SOURCE_INTERVAL})], lake=lake, db=db, work=work
+    )
 
 
 def node_timings(work: Path) -> dict[str, float]:

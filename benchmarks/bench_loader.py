@@ -35,22 +35,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from tests.fixtures.binance_server import CSV_COLUMNS as CSV_NAMES  # noqa: E402
 from tests.fixtures.binance_server import BinanceServer, archive_key  # noqa: E402
-
-CSV_NAMES = [
-    "open_time",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "close_time",
-    "quote_volume",
-    "count",
-    "taker_buy_volume",
-    "taker_buy_quote_volume",
-    "ignore",
-]
 
 
 @dataclass

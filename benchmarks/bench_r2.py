@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import socket
 import statistics
@@ -47,6 +46,7 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.dbt_cli import run_dbt  # noqa: E402
 from loaders import config  # noqa: E402
 from loaders.binance.convert import LAKE_SCHEMA  # noqa: E402
 from loaders.binance.manifest import SCHEMA as MANIFEST_SCHEMA  # noqa: E402
@@ -54,7 +54,6 @@ from loaders.r2 import R2Settings, push  # noqa: E402
 from loaders.r2.mirror import list_remote  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "out" / "bench_r2"
-DBT = REPO_ROOT / ".venv" / "bin" / "dbt"
 MOTO = REPO_ROOT / ".venv" / "bin" / "moto_server"
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT", "LTCUSDT")
 FIRST_DAY = datetime(2023, 1, 1, tzinfo=timezone.utc)
@@ -203,35 +202,8 @@ def median_of(repeat: int, fn: Callable[[], float]) -> float:
 
 
 def dbt_build(lake: Path, db: Path, work: Path, extra_env: dict[str, str], target: str) -> float:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "R2_"))},
-        "LAKE_DIR": str(lake),
-        "DUCKDB_PATH": str(db),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        **extra_env,
-    }
     db.unlink(missing_ok=True)
-    cmd = [
-        str(DBT),
-        "build",
-        "--target",
-        target,
-        "--project-dir",
-        str(REPO_ROOT),
-        "--profiles-dir",
-        str(REPO_ROOT),
-        "--target-path",
-        str(work / "target"),
-        "--log-path",
-        str(work / "logs"),
-    ]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True)
-    elapsed = time.perf_counter() - t0
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-4000:])
-        raise SystemExit(f"dbt build --target {target} failed (exit {proc.returncode}); see {work / 'logs'}")
-    return elapsed
+    return run_dbt(["build", "--target", target], lake=lake, db=db, work=work, extra_env=extra_env)[0]
 
 
 def mart_fingerprint(db: Path) -> dict[str, tuple]:
