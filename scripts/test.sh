@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/sqlfluff lint --disable-progress-bar models data-tests
 .venv/bin/python -m pytest "$@"

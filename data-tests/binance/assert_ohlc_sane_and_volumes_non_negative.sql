@@ -37,15 +37,7 @@ bad_days as (
         trade_date,
         'daily row breaks low <= open, close <= high or has a negative volume or trade count' as problem
     from daily
-    where not (
-        low_price <= least(open_price, close_price)
-        and greatest(open_price, close_price) <= high_price
-        and base_volume >= 0
-        and quote_volume >= 0
-        and taker_buy_base_volume >= 0
-        and taker_buy_quote_volume >= 0
-        and trade_count >= 0
-    )
+    where not {{ binance_ohlc_is_sane() }}
 
 ),
 

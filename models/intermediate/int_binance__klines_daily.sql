@@ -122,17 +122,7 @@ daily as (
         count(*) as candle_count,
         -- Candles breaking low <= open, close <= high or with a negative volume or trade count,
         -- counted during this single scan so the data test on them stays cheap and incremental.
-        count(*) filter (
-            where not (
-                low_price <= least(open_price, close_price)
-                and greatest(open_price, close_price) <= high_price
-                and base_volume >= 0
-                and quote_volume >= 0
-                and taker_buy_base_volume >= 0
-                and taker_buy_quote_volume >= 0
-                and trade_count >= 0
-            )
-        ) as invalid_candle_count,
+        count(*) filter (where not {{ binance_ohlc_is_sane() }}) as invalid_candle_count,
         min(open_at) as first_open_at,
         max(open_at) as last_open_at,
         -- The day's closes in time order: squared log returns between neighbours, without a window
