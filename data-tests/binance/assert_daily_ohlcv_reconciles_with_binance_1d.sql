@@ -61,7 +61,9 @@ disagreeing as (
         or low_price != binance_low_price
         or close_price != binance_close_price
         or trade_count != binance_trade_count
-        {%- set volumes = ['base_volume', 'quote_volume', 'taker_buy_base_volume', 'taker_buy_quote_volume'] %}
+        {%- set volumes = [
+            'base_volume', 'quote_volume', 'taker_buy_base_volume', 'taker_buy_quote_volume'
+        ] %}
         {%- for volume in volumes %}
             or abs({{ volume }} - binance_{{ volume }})
             > 1e-9 * greatest(abs({{ volume }}), abs(binance_{{ volume }}))
