@@ -10,13 +10,14 @@ from __future__ import annotations
 import io
 import os
 import queue
+import struct
 import threading
 import zipfile
 import zlib
+from collections.abc import Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +27,11 @@ import pyarrow.parquet as pq
 
 from loaders import config
 from loaders.binance.errors import ArchiveError
+
+try:  # ISA-L inflates the CSV ~2.4x faster than zlib, and inflate is a third of the conversion's CPU.
+    from isal import isal_zlib as _inflate_lib
+except ImportError:  # pragma: no cover - a platform without isal wheels still works, slower
+    _inflate_lib = zlib  # type: ignore[assignment]
 
 # The 12 CSV columns in Binance's order, named as the lake names them (the last one is dropped).
 CSV_COLUMNS = [
@@ -150,28 +156,80 @@ def _to_lake(batch: pa.RecordBatch | pa.Table, unit: str) -> tuple[pa.Table, np.
     return pa.Table.from_arrays(arrays, schema=LAKE_SCHEMA), open_us
 
 
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature ... name length, extra length (30 bytes)
+
+
+def _inflate(zip_path: Path, info: zipfile.ZipInfo, chunk: int = 1 << 20) -> Generator[bytes, None, None]:
+    """The member's bytes in chunks of at most `chunk`, inflated with ISA-L and checked against the
+    size and CRC-32 of the central directory (what zipfile checks, at a third of its CPU)."""
+    if info.flag_bits & 0x1:
+        raise ArchiveError(f"{info.filename} is encrypted")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise ArchiveError(f"{info.filename}: unsupported zip compression method {info.compress_type}")
+    with open(zip_path, "rb") as f:
+        f.seek(info.header_offset)
+        head = f.read(_LOCAL_HEADER.size)
+        if len(head) != _LOCAL_HEADER.size or head[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile(f"{info.filename}: bad local file header")
+        name_len, extra_len = _LOCAL_HEADER.unpack(head)[1:]
+        f.seek(name_len + extra_len, os.SEEK_CUR)
+        left = info.compress_size
+        stored = info.compress_type == zipfile.ZIP_STORED
+        d = None if stored else _inflate_lib.decompressobj(-zlib.MAX_WBITS)
+        crc, size, tail = 0, 0, b""
+        while True:
+            if not tail:
+                if left == 0:
+                    break
+                tail = f.read(min(left, chunk // 4))
+                if not tail:
+                    raise EOFError(f"{info.filename}: archive ends inside the member")
+                left -= len(tail)
+            if d is None:
+                out, tail = tail, b""
+            else:
+                # max_length bounds each chunk, so a highly compressed member cannot blow up memory.
+                out = d.decompress(tail, chunk)
+                tail = d.unconsumed_tail
+            if out:
+                crc = _inflate_lib.crc32(out, crc)
+                size += len(out)
+                yield out
+        if d is not None:
+            while rest := d.decompress(b"", chunk):  # output held back by the last max_length
+                crc = _inflate_lib.crc32(rest, crc)
+                size += len(rest)
+                yield rest
+            if not d.eof:
+                raise EOFError(f"{info.filename}: compressed data ends early")
+    if size != info.file_size or crc != info.CRC:
+        raise zipfile.BadZipFile(f"{info.filename}: size or CRC-32 does not match the zip directory")
+
+
 class _Prefetch(io.RawIOBase):
-    """Reads a stream ahead in its own thread (zlib and crc32 release the GIL), so decompressing the
+    """Runs the inflate iterator ahead in its own thread (ISA-L releases the GIL), so inflating the
     next chunk overlaps with pyarrow parsing the current one. At most `depth` chunks are buffered."""
 
-    def __init__(self, src: BinaryIO, chunk: int = 1 << 20, depth: int = 4) -> None:
+    def __init__(self, chunks: Generator[bytes, None, None], depth: int = 4) -> None:
         self._queue: queue.Queue[bytes | BaseException] = queue.Queue(depth)
         self._buf = memoryview(b"")
         self._eof = False
         self._error: BaseException | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(src, chunk), daemon=True, name="unzip")
+        self._thread = threading.Thread(target=self._run, args=(chunks,), daemon=True, name="inflate")
         self._thread.start()
 
-    def _run(self, src: BinaryIO, chunk: int) -> None:
+    def _run(self, chunks: Generator[bytes, None, None]) -> None:
         try:
-            while not self._stop.is_set():
-                data = src.read(chunk)
-                self._put(data)
-                if not data:
+            for data in chunks:
+                if self._stop.is_set():
                     return
+                self._put(data)
+            self._put(b"")
         except BaseException as exc:  # handed to the reader, which raises it
             self._put(exc)
+        finally:
+            chunks.close()  # closes the archive file
 
     def _put(self, item: bytes | BaseException) -> None:
         while not self._stop.is_set():
@@ -184,14 +242,14 @@ class _Prefetch(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+    def _fill(self) -> None:
         # Never block for good: pyarrow may read again after an error (or after close, while it
         # shuts its read-ahead down), so errors and end of stream are sticky and close() ends waits.
         while not self._buf and not self._eof:
             if self._error is not None:
                 raise self._error
             if self._stop.is_set():
-                return 0
+                return
             try:
                 item = self._queue.get(timeout=0.1)
             except queue.Empty:
@@ -201,6 +259,19 @@ class _Prefetch(io.RawIOBase):
                 raise item
             self._eof = not item
             self._buf = memoryview(item)
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to `size` bytes; a whole inflated chunk is handed over without a copy (pyarrow reads
+        blocks of CSV_BLOCK_BYTES, and a short read is not the end of the stream)."""
+        self._fill()
+        if size is None or size < 0 or size >= len(self._buf):
+            out, self._buf = self._buf, memoryview(b"")
+        else:
+            out, self._buf = self._buf[:size], self._buf[size:]
+        return out.obj if len(out) == len(out.obj) else bytes(out)  # type: ignore[union-attr]
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        self._fill()
         n = min(len(b), len(self._buf))
         b[:n] = self._buf[:n]
         self._buf = self._buf[n:]
@@ -212,12 +283,16 @@ class _Prefetch(io.RawIOBase):
         super().close()
 
 
-def _open_csv(zip_path: Path, stem: str) -> tuple[zipfile.ZipFile, zipfile.ZipInfo, bool]:
-    zf = zipfile.ZipFile(zip_path)
-    info = _member(zf, stem)
-    with zf.open(info) as f:
-        header = _has_header(f.readline(4096))
-    return zf, info, header
+def _open_csv(zip_path: Path, stem: str) -> tuple[zipfile.ZipInfo, bool]:
+    """The CSV member and whether it starts with a header row (read from its first inflated chunk)."""
+    with zipfile.ZipFile(zip_path) as zf:
+        info = _member(zf, stem)
+    first = _inflate(zip_path, info, chunk=1 << 16)
+    try:
+        head = next(first, b"")
+    finally:
+        first.close()
+    return info, _has_header(head.split(b"\n", 1)[0])
 
 
 def convert_zip(zip_path: Path, stem: str, out: Path) -> Converted:
@@ -236,6 +311,7 @@ def convert_zip(zip_path: Path, stem: str, out: Path) -> Converted:
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
         zlib.error,
+        _inflate_lib.error,
         EOFError,
         OSError,
         pa.ArrowException,
@@ -295,12 +371,10 @@ class _RowGroupWriter:
 
 
 def _stream(zip_path: Path, stem: str, tmp: Path) -> Converted:
-    zf, info, header = _open_csv(zip_path, stem)
+    info, header = _open_csv(zip_path, stem)
     rows, first, last, unit = 0, None, None, None
-    with zf, zf.open(info) as member, _Prefetch(member) as ahead:
-        reader = pacsv.open_csv(
-            io.BufferedReader(ahead, 1 << 20), read_options=_read_options(header), convert_options=_CONVERT
-        )
+    with _Prefetch(_inflate(zip_path, info)) as ahead:
+        reader = pacsv.open_csv(ahead, read_options=_read_options(header), convert_options=_CONVERT)
         writer = _RowGroupWriter(tmp)
         try:
             for batch in reader:
@@ -327,8 +401,8 @@ def _stream(zip_path: Path, stem: str, tmp: Path) -> Converted:
 def _repair(zip_path: Path, stem: str, tmp: Path) -> Converted:
     """Whole-file pass for defective files: sort by open_time (stable) and keep the first row of each
     open_time, i.e. the one Binance printed first."""
-    zf, info, header = _open_csv(zip_path, stem)
-    with zf, zf.open(info) as member:
+    info, header = _open_csv(zip_path, stem)
+    with _Prefetch(_inflate(zip_path, info)) as member:
         raw = pacsv.read_csv(member, read_options=_read_options(header), convert_options=_CONVERT)
     if raw.num_rows == 0:
         raise ArchiveError("archive holds no candles")

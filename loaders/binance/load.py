@@ -216,12 +216,18 @@ def load(
     _check_reachable(http, base + "/", "base URL")
     _check_reachable(http, listing + "?prefix=data%2F&delimiter=%2F&max-keys=1", "listing URL")
 
-    # Discovery first, so bad symbols fail before anything is written.
+    # Discovery first, so bad symbols fail before anything is written. The listings are round trips
+    # to the bucket (several pages for daily files), so they run --workers at a time.
+    pairs = [(symbol, interval) for symbol in req.symbols for interval in req.intervals]
+    with ThreadPoolExecutor(max_workers=min(workers, len(pairs)), thread_name_prefix="listing") as lister:
+        found = dict(
+            zip(pairs, lister.map(lambda p: discover(http, listing, req.market, *p), pairs), strict=True)
+        )
     planned: list[Archive] = []
     for symbol in req.symbols:
         missing = []
         for interval in req.intervals:
-            archives = discover(http, listing, req.market, symbol, interval)
+            archives = found[symbol, interval]
             if not archives:
                 missing.append(interval)
             planned.extend(a for a in archives if in_window(a, req.start, req.end))
