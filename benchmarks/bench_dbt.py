@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.dbt_cli import run_dbt  # noqa: E402
 from loaders import config  # noqa: E402
-from loaders.binance.convert import LAKE_SCHEMA  # noqa: E402
+from loaders.binance.convert import LAKE_SCHEMA, parquet_writer  # noqa: E402
 from loaders.binance.manifest import SCHEMA as MANIFEST_SCHEMA  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "out" / "bench_dbt"
@@ -56,6 +56,13 @@ SOURCE_INTERVAL = "1m"
 MINUTE_US = 60_000_000
 SEED = 42
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT", "LTCUSDT")
+MAX_SYMBOLS = 200  # beyond the named eight: SYN009USDT, SYN010USDT, ... (a warn-only test flags them)
+
+
+def symbol_names(count: int) -> tuple[str, ...]:
+    return SYMBOLS[:count] + tuple(f"SYN{i:03d}USDT" for i in range(len(SYMBOLS) + 1, count + 1))
+
+
 FIRST_MONTH = "2019-01"
 
 
@@ -76,18 +83,22 @@ def month_start_us(month: str) -> int:
 def write_month(
     lake: Path, symbol: str, month: str, rng: np.random.Generator, price: float
 ) -> tuple[int, float]:
-    """One month of 1m candles of a random walk as `{symbol}-1m-{month}.parquet`; returns (rows, last close)."""
+    """One month of 1m candles of a random walk as `{symbol}-1m-{month}.parquet`; returns (rows, last close).
+
+    Prices sit on a 0.01 tick and base volumes on a 0.00001 lot, as on Binance: full-precision random
+    doubles would make the files ~3x larger than real ones and the benchmark disk-bound."""
     start = month_start_us(month)
     end = month_start_us(month_list(month, 2)[1])
     n = (end - start) // MINUTE_US
     open_time = start + np.arange(n, dtype=np.int64) * MINUTE_US
-    close = price * np.exp(np.cumsum(rng.normal(0.0, 8e-4, n)))
-    open_ = np.concatenate([[price], close[:-1]])
+    close = np.maximum(np.round(price * np.exp(np.cumsum(rng.normal(0.0, 8e-4, n))), 2), 0.01)
+    open_ = np.concatenate([[round(price, 2)], close[:-1]])
     wick = np.abs(rng.normal(0.0, 4e-4, (2, n)))
-    high = np.maximum(open_, close) * (1 + wick[0])
-    low = np.minimum(open_, close) * (1 - wick[1])
-    volume = rng.gamma(2.0, 5.0, n)
-    quote = volume * (open_ + close) / 2
+    # Rounding to the tick keeps high >= max(open, close) and low <= min(open, close): both are ticks.
+    high = np.round(np.maximum(open_, close) * (1 + wick[0]), 2)
+    low = np.maximum(np.round(np.minimum(open_, close) * (1 - wick[1]), 2), 0.01)
+    volume = np.round(rng.gamma(2.0, 5.0, n), 5)
+    quote = np.round(volume * (open_ + close) / 2, 8)
     taker = rng.uniform(0.3, 0.7, n)
     table = pa.Table.from_arrays(
         [
@@ -99,8 +110,8 @@ def write_month(
             close,
             volume,
             quote,
-            volume * taker,
-            quote * taker,
+            np.round(volume * taker, 5),
+            np.round(quote * taker, 8),
             rng.integers(10, 5000, n, dtype=np.int64),
         ],
         schema=LAKE_SCHEMA,
@@ -109,7 +120,8 @@ def write_month(
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{symbol}-{SOURCE_INTERVAL}-{month}.parquet"
     tmp = config.temp_path(final)
-    pq.write_table(table, tmp, compression="zstd", row_group_size=256 * 1024)
+    with parquet_writer(tmp) as writer:  # the loader's own settings: the lake is what it would write
+        writer.write_table(table, row_group_size=config.PARQUET_ROW_GROUP_ROWS)
     os.replace(tmp, final)
     return n, float(close[-1])
 
@@ -233,13 +245,13 @@ def raw_sql(work: Path, dbt_db: Path, raw_db: Path) -> tuple[float, dict[str, fl
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--symbols", type=int, default=8, help=f"number of symbols (max {len(SYMBOLS)})")
+    parser.add_argument("--symbols", type=int, default=8, help=f"number of symbols (max {MAX_SYMBOLS})")
     parser.add_argument("--months", type=int, default=60, help="months per symbol before the added one")
     parser.add_argument("--repeat", type=int, default=2, help="full build / raw SQL / start-up rounds")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="work folder (wiped first)")
     args = parser.parse_args(argv)
-    if not 1 <= args.symbols <= len(SYMBOLS):
-        parser.error(f"--symbols must be 1..{len(SYMBOLS)}")
+    if not 1 <= args.symbols <= MAX_SYMBOLS:
+        parser.error(f"--symbols must be 1..{MAX_SYMBOLS}")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
 
@@ -249,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dbt_db, raw_db = work / "warehouse.duckdb", out / "raw" / "warehouse.duckdb"  # same catalog name
     work.mkdir(parents=True)
     raw_db.parent.mkdir(parents=True)
-    symbols = SYMBOLS[: args.symbols]
+    symbols = symbol_names(args.symbols)
     months = month_list(FIRST_MONTH, args.months + 1)
     state: dict[str, dict] = {}
 

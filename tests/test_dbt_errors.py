@@ -4,16 +4,18 @@ the daily aggregate (an error, not a warning)."""
 from __future__ import annotations
 
 import io
+import shutil
 import zipfile
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.dbt_helpers import MART_DAILY
 from tests.fixtures.binance_server import BinanceServer
 from tests.fixtures.dbt import run_dbt
 from tests.fixtures.paths import SHARED_BINANCE, require_shared
-from tests.fixtures.warehouse import ArchiveTree, load_tree
+from tests.fixtures.warehouse import ArchiveTree, BuiltWarehouse, load_tree
 
 pytestmark = pytest.mark.slow
 
@@ -101,3 +103,36 @@ def test_reconciliation_fails_when_a_1d_candle_disagrees(tmp_path: Path) -> None
     results = {r.node.name: r for r in run.result.result.results}
     failing = next(iter(failed))
     assert results[failing].failures == 1, (failing, results[failing].message)
+
+
+def test_nulls_in_a_mart_fail_and_name_their_columns(built_warehouse: BuiltWarehouse, tmp_path: Path) -> None:
+    # One model-level test checks every not-null column of a mart; a failure still says which columns.
+    db = tmp_path / "w.duckdb"
+    shutil.copyfile(built_warehouse.duckdb_path, db)
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            f"update {MART_DAILY} set trade_count = null where trade_date = (select min(trade_date) from {MART_DAILY})"
+        )
+        con.execute(
+            f"update {MART_DAILY} set quote_volume = null where trade_date = (select max(trade_date) from {MART_DAILY})"
+        )
+        nulled = con.execute(f"select count(*) from {MART_DAILY} where quote_volume is null").fetchone()[0]
+    work = tmp_path / "work"
+    run = run_dbt(
+        "test",
+        "--select",
+        f"{MART_DAILY},test_name:not_null_columns",
+        lake_dir=built_warehouse.lake_dir,
+        duckdb_path=db,
+        work_dir=work,
+    )
+    assert not run.success
+    name = f"{MART_DAILY}_not_null"
+    assert run.statuses().get(name) == "fail", run.statuses()
+    compiled = next((work / "target" / "compiled").rglob(f"{name}.sql")).read_text()
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = dict(con.execute(compiled).fetchall())
+    days = built_warehouse.rows(
+        f"select count(*) as n from {MART_DAILY} where trade_date = (select min(trade_date) from {MART_DAILY})"
+    )[0]["n"]
+    assert rows == {"trade_count": days, "quote_volume": nulled}

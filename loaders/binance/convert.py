@@ -84,7 +84,7 @@ class Converted:
     repaired: bool  # duplicates or unsorted rows were fixed
 
 
-def _parquet_writer(path: Path) -> pq.ParquetWriter:
+def parquet_writer(path: Path) -> pq.ParquetWriter:
     """zstd without dictionaries (prices and volumes are mostly distinct, so dictionaries cost time and
     bytes) and delta encoding for the regular timestamps: on real Binance months this halves the file
     and the write time compared with pyarrow's defaults."""
@@ -330,7 +330,7 @@ class _RowGroupWriter:
     row group is in flight, which keeps memory flat."""
 
     def __init__(self, tmp: Path) -> None:
-        self._writer = _parquet_writer(tmp)
+        self._writer = parquet_writer(tmp)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
         self._inflight: Future[None] | None = None
         self._pending: list[pa.Table] = []
@@ -412,7 +412,7 @@ def _repair(zip_path: Path, stem: str, tmp: Path) -> Converted:
     keep = np.ones(len(ot), dtype=bool)
     keep[1:] = ot[1:] != ot[:-1]
     table = table.filter(pa.array(keep))
-    with _parquet_writer(tmp) as writer:
+    with parquet_writer(tmp) as writer:
         writer.write_table(table, row_group_size=config.PARQUET_ROW_GROUP_ROWS)
     first = int(ot[keep][0])
     last = int(ot[keep][-1])
