@@ -23,10 +23,12 @@ violations as (
         count(*) as row_count
     from checked_rows
     group by {{ columns | join(', ') }}
+    -- A null key part forms its own group, so testing the group's key is enough (and much cheaper
+    -- than aggregating a null flag over every row).
     having
         count(*) > 1
         {%- for column in columns %}
-            or bool_or({{ column }} is null)
+            or {{ column }} is null
         {%- endfor %}
 
 )
