@@ -126,6 +126,9 @@ def _read_options(header: bool) -> pacsv.ReadOptions:
 
 
 _CONVERT = pacsv.ConvertOptions(column_types=CSV_TYPES, include_columns=CSV_COLUMNS[:11])
+# Binance's CSVs are bare numbers: no quoting, so the tokenizer takes its faster unquoted path (a stray
+# quote then fails the number conversion, as corrupt data should).
+_PARSE = pacsv.ParseOptions(quote_char=False, double_quote=False, escape_char=False)
 
 
 def _unit_of(first_open_time: int) -> str:
@@ -374,7 +377,9 @@ def _stream(zip_path: Path, stem: str, tmp: Path) -> Converted:
     info, header = _open_csv(zip_path, stem)
     rows, first, last, unit = 0, None, None, None
     with _Prefetch(_inflate(zip_path, info)) as ahead:
-        reader = pacsv.open_csv(ahead, read_options=_read_options(header), convert_options=_CONVERT)
+        reader = pacsv.open_csv(
+            ahead, read_options=_read_options(header), parse_options=_PARSE, convert_options=_CONVERT
+        )
         writer = _RowGroupWriter(tmp)
         try:
             for batch in reader:
@@ -403,7 +408,9 @@ def _repair(zip_path: Path, stem: str, tmp: Path) -> Converted:
     open_time, i.e. the one Binance printed first."""
     info, header = _open_csv(zip_path, stem)
     with _Prefetch(_inflate(zip_path, info)) as member:
-        raw = pacsv.read_csv(member, read_options=_read_options(header), convert_options=_CONVERT)
+        raw = pacsv.read_csv(
+            member, read_options=_read_options(header), parse_options=_PARSE, convert_options=_CONVERT
+        )
     if raw.num_rows == 0:
         raise ArchiveError("archive holds no candles")
     unit = _unit_of(raw.column("open_time")[0].as_py())
