@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import threading
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from tests.fixtures.binance_server import (
     lake_files,
     lake_rows,
     table_csv,
+    zip_csv,
 )
 
 # Fast retries so fault tests take milliseconds, a short read timeout for the slow-response test.
@@ -388,7 +391,6 @@ def test_corruption_anywhere_fails_without_hanging_or_leftovers(tmp_path: Path) 
     # forever. Flip one byte at many places of a 1m month's archive; every conversion must fail fast.
     from loaders.binance.convert import convert_zip
     from loaders.binance.errors import ArchiveError
-    from tests.fixtures.binance_server import zip_csv
 
     good = zip_csv(table_csv(kline_table("1m", "2024-01")), "X-1m-2024-01.csv")
     rng = np.random.default_rng(5)
@@ -410,3 +412,46 @@ def test_corruption_anywhere_fails_without_hanging_or_leftovers(tmp_path: Path) 
     assert not worker.is_alive(), "a conversion hung"
     assert len(failures) == 25 and all(f.startswith("cannot convert") for f in failures)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.zip"]
+
+
+class _Unseekable(io.RawIOBase):
+    """A write-only stream zipfile cannot seek back in, so it writes data descriptors (flag bit 3)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes) -> int:  # type: ignore[override]
+        self.data += b
+        return len(b)
+
+
+@pytest.mark.parametrize("layout", ["stored", "data_descriptor", "level_9_with_comment"])
+def test_zip_layouts_convert_like_binance_s(tmp_path: Path, layout: str) -> None:
+    # The loader inflates zip members itself (ISA-L): every layout a zip tool may write must give the
+    # same lake file as Binance's own (one deflated member).
+    from loaders.binance.convert import convert_zip
+
+    csv = table_csv(kline_table("1m", "2024-02-29"))
+    member = "X-1m-2024-02-29.csv"
+    if layout == "data_descriptor":
+        sink = _Unseekable()
+        with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(member, csv)
+        data = bytes(sink.data)
+        assert zipfile.ZipFile(io.BytesIO(data)).infolist()[0].flag_bits & 0x08
+    else:
+        buf = io.BytesIO()
+        method = zipfile.ZIP_STORED if layout == "stored" else zipfile.ZIP_DEFLATED
+        with zipfile.ZipFile(buf, "w", method, compresslevel=None if layout == "stored" else 9) as zf:
+            zf.comment = b"written by another tool"
+            zf.writestr(zipfile.ZipInfo(member, (2024, 2, 29, 0, 0, 0)), csv, compress_type=method)
+        data = buf.getvalue()
+    (tmp_path / "binance.zip").write_bytes(zip_csv(csv, member))
+    (tmp_path / "other.zip").write_bytes(data)
+    expected = convert_zip(tmp_path / "binance.zip", "X-1m-2024-02-29", tmp_path / "binance.parquet")
+    got = convert_zip(tmp_path / "other.zip", "X-1m-2024-02-29", tmp_path / "other.parquet")
+    assert got == expected and got.rows == 1440
+    assert pq.read_table(tmp_path / "other.parquet").equals(pq.read_table(tmp_path / "binance.parquet"))
