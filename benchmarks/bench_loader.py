@@ -13,7 +13,7 @@ runs each pipeline as its own child process (so its peak RSS is its own, read fr
 Then the loader alone with one worker on archives of growing size (a 1m day, a 1m month, the 1s
 month) to show memory stays flat.
 
-    .venv/bin/python benchmarks/bench_loader.py                 # full run (~10 min on 2 quiet cores)
+    .venv/bin/python benchmarks/bench_loader.py                 # full run (~3 min on 2 quiet cores, +1 min the first time)
     .venv/bin/python benchmarks/bench_loader.py --symbols BTCUSDT --months 2 --repeat 1   # quick
 """
 
