@@ -132,6 +132,24 @@ def test_run_prints_summary_and_exit_codes(served: BinanceServer, tmp_path: Path
     assert "FAILED " + served.url("data/spot/daily/klines/BTCUSDT/1h/BTCUSDT-1h-2024-02-02.zip") in res.stderr
 
 
+def test_run_does_not_import_pandas(served: BinanceServer, tmp_path: Path) -> None:
+    """pyarrow would import pandas (~0.4 s, a tenth of a benchmark run) to check inputs the loader never
+    passes; the CLI process keeps it out while converting archives and writing the manifest."""
+    pytest.importorskip("pandas")  # without pandas installed there is nothing to keep out
+    env = {
+        "BINANCE_BASE_URL": served.base_url,
+        "BINANCE_LISTING_URL": served.listing_url,
+        "LAKE_DIR": str(tmp_path),
+        "PYTHONPROFILEIMPORTTIME": "1",  # one stderr line per module imported
+    }
+    res = cli("--symbols", "BTCUSDT", "--intervals", "1h", env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip().splitlines()[-1].startswith("loaded 2, ")
+    imported = [line.rsplit("|", 1)[-1].strip() for line in res.stderr.splitlines() if "| " in line]
+    assert "pyarrow.parquet" in imported  # the import log is complete
+    assert not [m for m in imported if m.startswith("pandas.")]
+
+
 def test_killed_mid_run_then_rerun_leaves_a_complete_lake(
     binance_server: BinanceServer, tmp_path: Path
 ) -> None:

@@ -1,6 +1,23 @@
 """Binance kline archives -> verified, Hive-partitioned Parquet lake (`python -m loaders.binance`)."""
 
-from loaders.binance.errors import ArchiveError, BadInput, LoadError
-from loaders.binance.load import LoadSummary, load
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = ["ArchiveError", "BadInput", "LoadError", "LoadSummary", "load"]
+_HOME = {
+    "ArchiveError": "errors",
+    "BadInput": "errors",
+    "LoadError": "errors",
+    "LoadSummary": "run",
+    "load": "run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Exports are imported on first use, so `python -m loaders.binance` can tune the process
+    (__main__.py) before pyarrow and numpy load."""
+    if name in _HOME:
+        return getattr(importlib.import_module(f"loaders.binance.{_HOME[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

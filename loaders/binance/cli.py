@@ -13,7 +13,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from loaders import config
 from loaders.binance.errors import BadInput, LoadError
-from loaders.binance.load import load
+from loaders.binance.run import load
 
 EXAMPLES = """examples:
   python -m loaders.binance --symbols BTCUSDT ETHUSDT --intervals 1h 1d --start 2021-01
