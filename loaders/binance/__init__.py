@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from loaders.binance.errors import ArchiveError, BadInput, LoadError
+    from loaders.binance.run import LoadSummary, load
 
 __all__ = ["ArchiveError", "BadInput", "LoadError", "LoadSummary", "load"]
 _HOME = {
@@ -21,3 +25,7 @@ def __getattr__(name: str) -> Any:
     if name in _HOME:
         return getattr(importlib.import_module(f"loaders.binance.{_HOME[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
