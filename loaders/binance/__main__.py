@@ -27,10 +27,11 @@ def _tune_process() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # Inflated chunks are ~1 MB: glibc would mmap and unmap each one (and trim the heap behind them),
     # page-faulting fresh zeroed memory all the time; keep them on the heap. Half the system time.
-    libc = ctypes.CDLL(None)
-    if hasattr(libc, "mallopt"):  # glibc only
-        libc.mallopt(_M_MMAP_THRESHOLD, 4 << 20)
-        libc.mallopt(_M_TRIM_THRESHOLD, 32 << 20)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None)
+        if hasattr(libc, "mallopt"):  # glibc (musl's is a no-op)
+            libc.mallopt(_M_MMAP_THRESHOLD, 4 << 20)
+            libc.mallopt(_M_TRIM_THRESHOLD, 32 << 20)
     # pyarrow imports pandas (when installed) on its first array, to recognise pandas inputs: ~0.4 s of
     # every run, for inputs the loader never passes. Let pyarrow's one probe find no pandas.
     if "pandas" not in sys.modules:
