@@ -54,8 +54,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.dbt_cli import run_dbt  # noqa: E402
-from loaders import config  # noqa: E402
-from loaders.binance.convert import LAKE_SCHEMA, parquet_writer  # noqa: E402
+from loaders import config, contract  # noqa: E402
+from loaders.binance.convert import parquet_writer  # noqa: E402
 from loaders.binance.manifest import SCHEMA as MANIFEST_SCHEMA  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "out" / "bench_dbt"
@@ -121,13 +121,15 @@ def write_month(
             np.round(quote * taker, 8),
             rng.integers(10, 5000, n, dtype=np.int64),
         ],
-        schema=LAKE_SCHEMA,
+        schema=contract.KLINE_SCHEMA,
     )
-    folder = config.partition_dir(lake, "spot", SOURCE_INTERVAL, symbol, month)
+    folder = contract.partition_dir(lake, "klines", "spot", SOURCE_INTERVAL, symbol, month)
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{symbol}-{SOURCE_INTERVAL}-{month}.parquet"
-    tmp = config.temp_path(final)
-    with parquet_writer(tmp) as writer:  # the loader's own settings: the lake is what it would write
+    tmp = contract.temp_path(final)
+    with parquet_writer(
+        tmp, contract.KLINE_SCHEMA
+    ) as writer:  # the loader's own settings: the lake is what it would write
         writer.write_table(table, row_group_size=config.PARQUET_ROW_GROUP_ROWS)
     os.replace(tmp, final)
     return n, float(close[-1])
@@ -151,8 +153,8 @@ def write_manifest(lake: Path) -> None:
     """A manifest like the loader's, one row per Parquet file (dbt reads it as a source)."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     rows = []
-    for f in sorted(config.klines_root(lake).rglob("*.parquet")):
-        parts = dict(p.split("=", 1) for p in f.relative_to(config.klines_root(lake)).parts[:-1])
+    for f in sorted(contract.dataset_root(lake, "klines").rglob("*.parquet")):
+        parts = dict(p.split("=", 1) for p in f.relative_to(contract.dataset_root(lake, "klines")).parts[:-1])
         meta = pq.read_metadata(f)
         first = datetime.fromtimestamp(month_start_us(parts["month"]) / 1e6, timezone.utc)
         last = datetime.fromtimestamp(
@@ -178,9 +180,9 @@ def write_manifest(lake: Path) -> None:
                 "loaded_at": now,
             }
         )
-    target = config.manifest_path(lake)
+    target = contract.manifest_path(lake, "klines")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = config.temp_path(target)
+    tmp = contract.temp_path(target)
     pq.write_table(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA), tmp, compression="zstd")
     os.replace(tmp, target)
 

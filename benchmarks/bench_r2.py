@@ -47,8 +47,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.dbt_cli import run_dbt  # noqa: E402
-from loaders import config  # noqa: E402
-from loaders.binance.convert import LAKE_SCHEMA  # noqa: E402
+from loaders import config, contract  # noqa: E402
 from loaders.binance.manifest import SCHEMA as MANIFEST_SCHEMA  # noqa: E402
 from loaders.r2 import R2Settings, push  # noqa: E402
 from loaders.r2.mirror import list_remote  # noqa: E402
@@ -88,7 +87,7 @@ def day_table(day: datetime, rng: np.random.Generator, price: float) -> tuple[pa
             quote * taker,
             rng.integers(10, 5000, 24, dtype=np.int64),
         ],
-        schema=LAKE_SCHEMA,
+        schema=contract.KLINE_SCHEMA,
     )
     return table, float(close[-1])
 
@@ -102,7 +101,7 @@ def generate(lake: Path, symbols: Sequence[str], days: int, monthly: bool) -> in
 
     def write(symbol: str, period: str, tables: list[pa.Table]) -> None:
         table = pa.concat_tables(tables)
-        folder = config.partition_dir(lake, "spot", "1h", symbol, period[:7])
+        folder = contract.partition_dir(lake, "klines", "spot", "1h", symbol, period[:7])
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{symbol}-1h-{period}.parquet"
         pq.write_table(table, path, compression="zstd")
@@ -142,7 +141,7 @@ def generate(lake: Path, symbols: Sequence[str], days: int, monthly: bool) -> in
             if (day + timedelta(days=1)).month != day.month or d == days - 1:
                 write(symbol, f"{day:%Y-%m}", month)
                 month = []
-    target = config.manifest_path(lake)
+    target = contract.manifest_path(lake, "klines")
     target.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(manifest, schema=MANIFEST_SCHEMA), target, compression="zstd")
     return len(manifest) + 1

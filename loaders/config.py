@@ -1,4 +1,5 @@
-"""Settings and constants shared by every loader: one place for names, defaults and the lake layout.
+"""Settings and tuning constants shared by every loader: environment variables and their defaults, HTTP
+and R2 behaviour. The lake layout, datasets and intervals live in loaders/lake.py.
 
 Configuration comes from environment variables with working local defaults (SPEC: "What users
 type"); a CLI flag, where there is one, wins over the variable.
@@ -36,84 +37,27 @@ def lake_dir(override: str | os.PathLike[str] | None = None) -> Path:
     return Path(override or env("LAKE_DIR", DEFAULT_LAKE_DIR)).expanduser().resolve()
 
 
-# --- Binance ------------------------------------------------------------------------------------
-
-# CLI market name -> path segment under {base}/data/.
-MARKETS: dict[str, str] = {"spot": "spot", "um": "futures/um", "cm": "futures/cm"}
-
-# Interval code -> length in seconds. 1mo has no fixed length; 0 marks it as calendar-based.
-INTERVAL_SECONDS: dict[str, int] = {
-    "1s": 1,
-    "1m": 60,
-    "3m": 180,
-    "5m": 300,
-    "15m": 900,
-    "30m": 1800,
-    "1h": 3600,
-    "2h": 7200,
-    "4h": 14400,
-    "6h": 21600,
-    "8h": 28800,
-    "12h": 43200,
-    "1d": 86400,
-    "3d": 259200,
-    "1w": 604800,
-    "1mo": 0,
-}
-SPOT_ONLY_INTERVALS = frozenset({"1s"})
-# Binance publishes daily files only up to 1d; longer intervals exist as monthly files alone.
-DAILY_FILE_INTERVALS = frozenset(code for code, s in INTERVAL_SECONDS.items() if 0 < s <= 86400)
-
-SYMBOL_PATTERN = r"^[A-Z0-9_]+$"
-
-# --- the lake -----------------------------------------------------------------------------------
-
-KLINES_DIR = ("binance", "klines")
-MANIFEST_PATH = ("binance", "manifest", "klines.parquet")
-
-
-def klines_root(lake: Path) -> Path:
-    return lake.joinpath(*KLINES_DIR)
-
-
-def manifest_path(lake: Path) -> Path:
-    return lake.joinpath(*MANIFEST_PATH)
-
-
-def partition_dir(lake: Path, market: str, interval: str, symbol: str, month: str) -> Path:
-    """Hive partition folder of one month: market=/interval=/symbol=/month=."""
-    return (
-        klines_root(lake)
-        / f"market={market}"
-        / f"interval={interval}"
-        / f"symbol={symbol}"
-        / f"month={month}"
-    )
-
-
-def temp_path(final: Path) -> Path:
-    """A temporary sibling of `final`: same folder (so os.replace is atomic), hidden and without the
-    .parquet suffix (so no glob over the lake ever reads a half-written file)."""
-    return final.with_name(f".{final.name}.tmp-{os.getpid()}")
-
-
 # --- the Binance loader ---------------------------------------------------------------------------
 
 # HTTP: (connect, read) timeouts in seconds, and retries with exponential backoff on connection errors,
 # timeouts, 5xx and 403 (Binance's CDN answers 403 during outages; 404 alone means "not published").
 HTTP_TIMEOUT = (10.0, 60.0)
+# A download that receives fewer than STALL_MIN_BYTES in any STALL_SECONDS (default; `--stall-timeout`)
+# is stalled: aborted and retried like a cut connection. No byte at all for that long is a read timeout.
+STALL_SECONDS = 60.0
+STALL_MIN_BYTES = 64 << 10
 HTTP_RETRIES = 5
 HTTP_BACKOFF_SECONDS = 0.5
 HTTP_BACKOFF_MAX_SECONDS = 8.0
 DOWNLOAD_CHUNK_BYTES = 1 << 20
+# Ctrl-C: how long workers get to finish their atomic write or clean up before the run reports.
+CANCEL_GRACE_SECONDS = 2.0
 # CSV is parsed in blocks of this many bytes and written in row groups of this many rows (DuckDB's own
 # row-group size), so memory stays flat however large the archive (a 1s month is ~2.6M rows). Larger
 # blocks or groups cost memory (4 MiB / 256k rows: ~490 MB peak on a 1s month) for no speed gain.
 CSV_BLOCK_BYTES = 1 << 20
 PARQUET_ROW_GROUP_ROWS = 122_880
 PARQUET_COMPRESSION = "zstd"
-# open_time values at or above this are microseconds (ms values reach it only in the year 5138).
-MICROSECOND_THRESHOLD = 10**14
 # The manifest is rewritten at most this often during a run (and always at the end), so a killed run
 # keeps most of what it recorded.
 MANIFEST_FLUSH_SECONDS = 5.0

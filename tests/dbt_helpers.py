@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from loaders import config
+from loaders import contract
 from tests.fixtures.paths import REPO_ROOT
 from tests.reference import (
     Candles,
@@ -89,5 +89,5 @@ def expected_series(
     interval: str = DEFAULT_SOURCE_INTERVAL,
 ) -> ExpectedSeries:
     candles = read_candles(sources)
-    daily = daily_ohlcv(candles, interval, config.INTERVAL_SECONDS[interval])
+    daily = daily_ohlcv(candles, interval, contract.INTERVAL_SECONDS[interval])
     return ExpectedSeries(candles, daily, regime_features(daily, candles, thresholds))

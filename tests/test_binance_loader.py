@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from loaders import config
+from loaders.contract import DATASETS
 from loaders.binance import BadInput, load
 from loaders.binance.manifest import Manifest
 from loaders.binance.transport import Http
@@ -33,6 +34,7 @@ from tests.fixtures.binance_server import (
 )
 
 # Fast retries so fault tests take milliseconds, a short read timeout for the slow-response test.
+KLINES = DATASETS["klines"]
 FAST = Http(timeout=(2.0, 1.0), retries=3, backoff=0.01)
 
 
@@ -159,7 +161,7 @@ def test_monthly_replaces_dailies(binance_server: BinanceServer, tmp_path: Path)
     assert binance_server.downloads() == [archive_key("spot", "BTCUSDT", "1h", "2024-03")]
     names = [p.name for p in lake_files(tmp_path, "spot", "1h", "BTCUSDT")]
     assert names == ["BTCUSDT-1h-2024-02.parquet", "BTCUSDT-1h-2024-03.parquet"]
-    assert sorted(e.period for e in Manifest(tmp_path).entries.values()) == ["2024-02", "2024-03"]
+    assert sorted(e.period for e in Manifest(tmp_path, "klines").entries.values()) == ["2024-02", "2024-03"]
     rows = lake_rows(tmp_path, "spot", "1h", "BTCUSDT")
     assert len(rows) == (29 + 31) * 24 and len({r[0] for r in rows}) == len(rows)
 
@@ -186,7 +188,7 @@ def test_archive_replaced_upstream_is_reloaded(binance_server: BinanceServer, tm
     summary = run(binance_server, tmp_path)
     assert summary.loaded == 1
     assert lake_rows(tmp_path, "spot", "1h", "BTCUSDT") == csv_rows(table_csv(replacement))
-    (entry,) = Manifest(tmp_path).entries.values()
+    (entry,) = Manifest(tmp_path, "klines").entries.values()
     assert (
         entry.sha256
         == hashlib.sha256((binance_server.root / entry.url.split("/", 3)[3]).read_bytes()).hexdigest()
@@ -278,7 +280,7 @@ def test_missing_checksum_warns_and_loads(
         summary = run(binance_server, tmp_path)
     assert (summary.loaded, summary.failed) == (1, 0)
     assert any("no .CHECKSUM" in r.message and key in r.message for r in caplog.records)
-    (entry,) = Manifest(tmp_path).entries.values()
+    (entry,) = Manifest(tmp_path, "klines").entries.values()
     assert entry.checksum_verified is False
 
 
@@ -402,7 +404,7 @@ def test_corruption_anywhere_fails_without_hanging_or_leftovers(tmp_path: Path) 
             bad[pos] ^= 0xFF
             (tmp_path / "x.zip").write_bytes(bytes(bad))
             try:
-                convert_zip(tmp_path / "x.zip", "X-1m-2024-01", tmp_path / "out.parquet")
+                convert_zip(tmp_path / "x.zip", "X-1m-2024-01", tmp_path / "out.parquet", KLINES)
             except ArchiveError as exc:
                 failures.append(str(exc))
 
@@ -451,7 +453,7 @@ def test_zip_layouts_convert_like_binance_s(tmp_path: Path, layout: str) -> None
         data = buf.getvalue()
     (tmp_path / "binance.zip").write_bytes(zip_csv(csv, member))
     (tmp_path / "other.zip").write_bytes(data)
-    expected = convert_zip(tmp_path / "binance.zip", "X-1m-2024-02-29", tmp_path / "binance.parquet")
-    got = convert_zip(tmp_path / "other.zip", "X-1m-2024-02-29", tmp_path / "other.parquet")
+    expected = convert_zip(tmp_path / "binance.zip", "X-1m-2024-02-29", tmp_path / "binance.parquet", KLINES)
+    got = convert_zip(tmp_path / "other.zip", "X-1m-2024-02-29", tmp_path / "other.parquet", KLINES)
     assert got == expected and got.rows == 1440
     assert pq.read_table(tmp_path / "other.parquet").equals(pq.read_table(tmp_path / "binance.parquet"))

@@ -70,7 +70,7 @@ def test_spot_monthly_zips_with_real_checksums_load_exactly(
     table = pq.read_table(files[0])
     assert {f.name: f.type for f in table.schema} == LAKE_TYPES
     assert pq.ParquetFile(files[0]).metadata.row_group(0).column(0).compression == "ZSTD"
-    entry = Manifest(tmp_path).get(files[0].relative_to(tmp_path).as_posix())
+    entry = Manifest(tmp_path, "klines").get(files[0].relative_to(tmp_path).as_posix())
     assert entry is not None and entry.checksum_verified
     assert entry.sha256 == "a9fd53b75add7cc42fb4779a545811606260f79810f3826215d6ebecda11bb36"
     assert (entry.size, entry.rows) == (2250, 31)
@@ -94,7 +94,7 @@ def test_spot_daily_zips_checksum_without_newline_and_microsecond_era(
     assert len(micro) == 1440
     assert micro[0][0] == us("2025-01-02T00:00:00") and micro[-1][0] == us("2025-01-02T23:59:00")
     assert micro[0][1] == micro[0][0] + 60_000_000 - 1
-    manifest = Manifest(tmp_path)
+    manifest = Manifest(tmp_path, "klines")
     verified = {e.period: e.checksum_verified for e in manifest.entries.values()}
     # The 2020 copies come with Binance's .CHECKSUM (no trailing newline); add_shared computed the 2025 one.
     assert verified == {"2020-01-01": True, "2020-01-02": True, "2020-01-03": True, "2025-01-02": True}

@@ -17,8 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from loaders import config
-from loaders.binance.convert import LAKE_SCHEMA
+from loaders import contract
 from tests.fixtures.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -46,9 +45,9 @@ def write_month(lake: Path, symbol: str, month: str, hours: int) -> int:
             pa.array(close),
             pa.array(np.full(hours, 10, dtype=np.int64)),
         ],
-        schema=LAKE_SCHEMA,
+        schema=contract.KLINE_SCHEMA,
     )
-    folder = config.partition_dir(lake, "spot", "1h", symbol, month)
+    folder = contract.partition_dir(lake, "klines", "spot", "1h", symbol, month)
     folder.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, folder / f"{symbol}-1h-{month}.parquet", compression="zstd")
     return hours

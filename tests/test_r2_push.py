@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import loaders.r2.mirror as mirror
-from loaders import config
+from loaders import config, contract
 from loaders.r2 import R2Settings, push
 from tests.fixtures.binance_server import BinanceServer
 from tests.fixtures.paths import REPO_ROOT
@@ -131,7 +131,7 @@ def test_only_changed_files_are_uploaded_manifest_last(
     push(lake, settings, progress=False)
     files = lake_files(lake)
     parquet = sorted(rel for rel in files if rel.endswith(".parquet") and "/klines/" in rel)
-    manifest = config.manifest_path(lake).relative_to(lake).as_posix()
+    manifest = contract.manifest_path(lake, "klines").relative_to(lake).as_posix()
     grown, same_size = files[parquet[0]], files[parquet[1]]
     # One file changes size; another changes content only (same size: the sha256 must catch it); a
     # reload rewrites the manifest.
@@ -208,7 +208,7 @@ def test_delete_removes_daily_files_a_monthly_archive_replaced(
         )
 
     load_march()
-    month = config.partition_dir(lake, "spot", "1h", "BTCUSDT", "2024-03")
+    month = contract.partition_dir(lake, "klines", "spot", "1h", "BTCUSDT", "2024-03")
     assert sorted(p.name for p in month.glob("*.parquet")) == [f"BTCUSDT-1h-{d}.parquet" for d in days]
     env = {**s3_server.env(s3_bucket, PREFIX), "LAKE_DIR": str(lake)}
     assert run_cli("push", env=env).returncode == 0
@@ -254,7 +254,10 @@ def test_multipart_upload_and_an_interrupted_one(
     monkeypatch.setattr(config, "R2_MULTIPART_THRESHOLD", 5 << 20)
     monkeypatch.setattr(config, "R2_MULTIPART_CHUNKSIZE", 5 << 20)
     lake = tmp_path / "lake"
-    big = config.partition_dir(lake, "spot", "1s", "BTCUSDT", "2024-01") / "BTCUSDT-1s-2024-01.parquet"
+    big = (
+        contract.partition_dir(lake, "klines", "spot", "1s", "BTCUSDT", "2024-01")
+        / "BTCUSDT-1s-2024-01.parquet"
+    )
     big.parent.mkdir(parents=True)
     big.write_bytes(os.urandom(12 << 20))
     small = big.with_name("BTCUSDT-1s-2024-01-01.parquet")
@@ -417,7 +420,7 @@ def test_ctrl_c_stops_the_push_and_the_next_push_completes_it(
 
     lake = tmp_path / "lake"
     for day in range(1, 29):
-        folder = config.partition_dir(lake, "spot", "1m", f"S{day}USDT", "2024-02")
+        folder = contract.partition_dir(lake, "klines", "spot", "1m", f"S{day}USDT", "2024-02")
         folder.mkdir(parents=True)
         for hour in range(12):
             (folder / f"S{day}USDT-1m-2024-02-{hour:02d}.parquet").write_bytes(os.urandom(2048))

@@ -1,5 +1,8 @@
-"""Command line of the Binance loader. Exit codes: 0 all good, 1 some archive failed (the others stay
-loaded), 2 bad input (one line, nothing written)."""
+"""Command line of the Binance loader: `python -m loaders.binance [--dataset D] --symbols ... ` loads
+archives; `python -m loaders.binance status` reports what the lake holds.
+
+Exit codes: 0 all good, 1 some archive failed (the others stay loaded), 2 bad input or an unusable
+set-up (one line, nothing written), 130 interrupted."""
 
 from __future__ import annotations
 
@@ -9,22 +12,29 @@ import signal
 import sys
 from typing import NoReturn
 
-from tqdm.contrib.logging import logging_redirect_tqdm
+from tqdm import tqdm
 
-from loaders import config
-from loaders.binance.errors import BadInput, LoadError
+from loaders import config, contract
+from loaders.binance.errors import BadInput, Interrupted, LoadError
 from loaders.binance.run import load
 
 EXAMPLES = """examples:
   python -m loaders.binance --symbols BTCUSDT ETHUSDT --intervals 1h 1d --start 2021-01
   python -m loaders.binance --market um --symbols BTCUSDT --intervals 1m --start 2024-01 --end 2024-06
   python -m loaders.binance --symbols BTCUSDT --intervals 1s --start 2025-01-01 --end 2025-01-07 --workers 2
-  python -m loaders.binance --symbols BTCUSDT --intervals 1h --dry-run      # what would be downloaded
+  python -m loaders.binance --market um --dataset fundingRate --symbols BTCUSDT ETHUSDT
+  python -m loaders.binance --market um --dataset metrics --symbols BTCUSDT --start 2024-01
+  python -m loaders.binance --market um --dataset markPriceKlines --symbols BTCUSDT --intervals 1h
+  python -m loaders.binance --symbols ALL --quote USDT --exclude USDCUSDT --intervals 1d --dry-run
+  python -m loaders.binance status                # what the lake holds, and the days missing
+  python -m loaders.binance status --json --market um --dataset metrics
 
 Monthly archives are used where they exist, daily archives for the rest (a monthly file replaces its
-month's daily files). Re-runs skip archives already loaded and unchanged upstream.
+month's daily files). Re-runs skip archives already loaded and unchanged upstream. Several loaders
+may run on one lake at once, and next to a dbt build.
 environment: BINANCE_BASE_URL, BINANCE_LISTING_URL, LAKE_DIR (flags win).
-exit status: 0 success, 1 some archive failed (the rest are loaded), 2 bad input (nothing written).
+exit status: 0 success, 1 some archive failed (the rest are loaded), 2 bad input or an unusable
+lake or URL (nothing written), 130 interrupted (finished archives are kept).
 """
 
 
@@ -37,9 +47,18 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="python -m loaders.binance",
-        description="Download Binance kline archives, verify their sha256, convert them to the Parquet lake.",
+        description=(
+            "Download Binance archives (data.binance.vision), verify their sha256 and convert them to "
+            "the Parquet lake. `status` (first argument) reports what the lake holds."
+        ),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--dataset",
+        default="klines",
+        metavar="DATASET",
+        help=f"one of {', '.join(contract.DATASETS)} (default klines)",
     )
     p.add_argument(
         "--market",
@@ -47,13 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="{spot,um,cm}",
         help="spot (default), um (USD-M futures) or cm (COIN-M futures)",
     )
-    p.add_argument("--symbols", nargs="+", required=True, metavar="SYMBOL", help="e.g. BTCUSDT ETHUSDT")
+    p.add_argument(
+        "--symbols",
+        nargs="+",
+        required=True,
+        metavar="SYMBOL",
+        help="e.g. BTCUSDT ETHUSDT, or ALL: every symbol with archives, delisted ones included",
+    )
+    p.add_argument(
+        "--quote", metavar="ASSET", help="with --symbols ALL: only symbols quoted in ASSET (e.g. USDT)"
+    )
+    p.add_argument(
+        "--exclude", nargs="+", default=[], metavar="SYMBOL", help="with --symbols ALL: leave these out"
+    )
     p.add_argument(
         "--intervals",
         nargs="+",
-        required=True,
         metavar="INTERVAL",
-        help=f"any of {' '.join(config.INTERVAL_SECONDS)} (1s: spot only)",
+        help=f"kline-format datasets only (required there): {' '.join(contract.INTERVAL_SECONDS)} (1s: spot only)",
     )
     p.add_argument("--start", help="YYYY-MM or YYYY-MM-DD (default: the first archive that exists)")
     p.add_argument("--end", help="YYYY-MM or YYYY-MM-DD, inclusive (default: the latest archive)")
@@ -69,51 +99,87 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=config.DEFAULT_WORKERS,
-        help=f"parallel downloads (default {config.DEFAULT_WORKERS})",
+        help=f"parallel listings and downloads (default {config.DEFAULT_WORKERS}); hides network latency",
     )
     p.add_argument(
-        "--dry-run", action="store_true", help="list what would be loaded or replaced; write nothing"
+        "--stall-timeout",
+        type=float,
+        default=config.STALL_SECONDS,
+        metavar="SECONDS",
+        help=(
+            f"a download receiving under {config.STALL_MIN_BYTES >> 10} KiB in this many seconds is "
+            f"retried, then fails (default {config.STALL_SECONDS:g})"
+        ),
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list what would be loaded or replaced (and how many symbols); write nothing",
     )
     p.add_argument("--quiet", action="store_true", help="only warnings, errors and the summary")
     return p
 
 
+class _TqdmHandler(logging.Handler):
+    """Each record once, on stderr, printed above any progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # logging must never break the run
+            self.handleError(record)
+
+
+def setup_logging(quiet: bool) -> None:
+    logger = logging.getLogger("loaders")
+    logger.handlers[:] = [_TqdmHandler()]
+    logger.handlers[0].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False  # not also through a root handler: one line per record
+
+
 def _terminate(signum: int, frame: object) -> None:
-    # SIGTERM behaves like Ctrl-C: queued archives are dropped, running ones finish or clean up.
+    # SIGTERM behaves like Ctrl-C: queued archives are dropped, running ones are stopped and cleaned up.
     raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["status"]:
+        from loaders.binance.status import main as status_main
+
+        return status_main(argv[1:])
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
+    setup_logging(args.quiet)
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        with logging_redirect_tqdm(loggers=[logging.getLogger("loaders.binance")]):
-            summary = load(
-                args.market,
-                args.symbols,
-                args.intervals,
-                start=args.start,
-                end=args.end,
-                lake=args.lake,
-                base_url=args.base_url,
-                listing_url=args.listing_url,
-                workers=args.workers,
-                dry_run=args.dry_run,
-            )
+        summary = load(
+            args.market,
+            args.symbols,
+            args.intervals,
+            start=args.start,
+            end=args.end,
+            lake=args.lake,
+            base_url=args.base_url,
+            listing_url=args.listing_url,
+            workers=args.workers,
+            dataset=args.dataset,
+            quote=args.quote,
+            exclude=args.exclude,
+            dry_run=args.dry_run,
+            stall_seconds=args.stall_timeout,
+        )
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except LoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except Interrupted as exc:
+        print(exc.line, file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
-        print("interrupted: finished archives are kept; run again to load the rest", file=sys.stderr)
+        print("interrupted before any archive was loaded", file=sys.stderr)
         return 130
     for failure in summary.failures:
         print(f"FAILED {failure}", file=sys.stderr)

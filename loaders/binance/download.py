@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import urllib3.exceptions
 
 from loaders import config
-from loaders.binance.errors import ArchiveError, NotPublished
-from loaders.binance.transport import Http
+from loaders.binance.errors import ArchiveError, Cancelled, NotPublished
+from loaders.binance.transport import Http, Stalled
 
 log = logging.getLogger("loaders.binance")
 _HEX = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -20,27 +22,61 @@ _HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 
 @dataclass(frozen=True)
 class Downloaded:
-    path: Path
     sha256: str
     size: int
     verified: bool  # False when there was no .CHECKSUM to compare with
+
+
+def _read_body(http: Http, resp: requests.Response, dest: Path) -> tuple[str, int]:
+    """The body into `dest`: one socket read at a time (read1), so a trickling body is noticed as a
+    stall and Ctrl-C is noticed between reads."""
+    digest, size = hashlib.sha256(), 0
+    window_start, window_bytes = time.monotonic(), 0
+    with open(dest, "wb") as f:
+        while True:
+            if http.cancel.is_set():
+                raise Cancelled
+            try:
+                chunk = resp.raw.read1(config.DOWNLOAD_CHUNK_BYTES, decode_content=False)
+            except urllib3.exceptions.ReadTimeoutError as exc:  # what iter_content would raise
+                raise requests.exceptions.ConnectionError(exc) from exc
+            except (urllib3.exceptions.ProtocolError, urllib3.exceptions.SSLError, OSError) as exc:
+                if http.cancel.is_set():
+                    raise Cancelled from exc
+                raise requests.exceptions.ChunkedEncodingError(exc) from exc
+            if not chunk:
+                if http.cancel.is_set():  # a shut-down socket reads as the end of the body
+                    raise Cancelled
+                return digest.hexdigest(), size
+            f.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+            window_bytes += len(chunk)
+            now = time.monotonic()
+            if now - window_start >= http.stall_seconds:
+                if window_bytes < config.STALL_MIN_BYTES:
+                    raise Stalled(
+                        f"stalled: {window_bytes} bytes in the last {http.stall_seconds:g} s "
+                        f"({size} bytes so far)"
+                    )
+                window_start, window_bytes = now, 0
 
 
 def fetch_to(http: Http, url: str, dest: Path) -> tuple[str, int]:
     """Stream `url` into `dest` (retrying transient failures from scratch); return (sha256, bytes)."""
 
     def attempt() -> tuple[str, int]:
-        digest, size = hashlib.sha256(), 0
-        with http.get(url, stream=True) as resp, open(dest, "wb") as f:
+        with http.get(url, stream=True) as resp:
+            untrack = http.track(resp)
+            try:
+                sha, size = _read_body(http, resp, dest)
+            finally:
+                untrack()
             expected = resp.headers.get("Content-Length")
-            for chunk in resp.iter_content(config.DOWNLOAD_CHUNK_BYTES):
-                f.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
         if expected is not None and int(expected) != size:
             # A cut connection: transient, so raise what the retry loop retries.
             raise requests.exceptions.ChunkedEncodingError(f"got {size} of {expected} bytes")
-        return digest.hexdigest(), size
+        return sha, size
 
     return http.retrying(url, attempt)
 
@@ -72,9 +108,21 @@ def download(http: Http, url: str, dest: Path) -> Downloaded:
         expected = fetch_checksum(http, url)
         if expected is None:
             log.warning("%s: no .CHECKSUM published; loading it unverified", url)
-            return Downloaded(dest, sha, size, verified=False)
+            return Downloaded(sha, size, verified=False)
         if expected == sha:
-            return Downloaded(dest, sha, size, verified=True)
+            return Downloaded(sha, size, verified=True)
         if attempt == 1:
             log.warning("%s: sha256 mismatch (.CHECKSUM %s, got %s); downloading again", url, expected, sha)
     raise ArchiveError(f"{url}: sha256 mismatch: .CHECKSUM says {expected}, downloaded file is {sha}")
+
+
+def is_published(http: Http, url: str) -> bool:
+    """Whether the base URL serves `url`: one HEAD, no retries; only a 404 says no (an outage or a
+    timeout is for the download's own retries to judge)."""
+    try:
+        http.get(url, head=True, timeout=(5, 15)).close()
+    except NotPublished:
+        return False
+    except (ArchiveError, requests.RequestException):
+        return True
+    return True

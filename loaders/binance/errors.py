@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 
 class BadInput(ValueError):
-    """The request itself is wrong (unknown market, malformed date, unreachable URL, ...): nothing was
-    written; the CLI prints the one-line message and exits 2."""
+    """The request or the set-up is wrong (unknown market, malformed date, unreachable URL, unusable
+    lake, a base URL serving none of the listed archives, ...): nothing was written; the CLI prints the
+    one-line message and exits 2."""
 
 
 class LoadError(RuntimeError):
@@ -19,3 +23,28 @@ class ArchiveError(RuntimeError):
 
 class NotPublished(ArchiveError):
     """HTTP 404: the object does not exist (yet). Not an outage, so never retried."""
+
+
+class Cancelled(Exception):
+    """The run was interrupted (Ctrl-C, SIGTERM): work in flight stops at its next check."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised by `load` after Ctrl-C once the finished archives are recorded; `line` says what was
+    loaded and what was not started."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def os_reason(exc: OSError) -> str:
+    """`no space left on device` rather than `[Errno 28] No space left on device: '/x/y'` (or pyarrow's
+    `Error writing bytes to file. Detail: [errno 28] ...`)."""
+    code = exc.errno
+    if code is None:
+        found = re.search(r"\[errno (\d+)\]", str(exc), re.IGNORECASE)
+        code = int(found[1]) if found else None
+    if code:
+        return os.strerror(code).lower()
+    return (str(exc) or type(exc).__name__).lower()

@@ -57,9 +57,11 @@ def _parse_page(xml: bytes, url: str) -> tuple[list[ListedObject], list[str], bo
     return objects, prefixes, truncated, next_marker
 
 
-def list_prefix(http: Http, listing_url: str, prefix: str) -> list[ListedObject]:
-    """Every object directly under `prefix` (delimiter '/'), following pages by marker."""
+def list_prefix(http: Http, listing_url: str, prefix: str) -> tuple[list[ListedObject], list[str]]:
+    """Every object and common prefix ("folder") directly under `prefix` (delimiter '/'), following
+    pages by marker."""
     objects: list[ListedObject] = []
+    folders: list[str] = []
     marker = ""
     for _ in range(MAX_PAGES):
         query = {"prefix": prefix, "delimiter": "/"}
@@ -77,8 +79,9 @@ def list_prefix(http: Http, listing_url: str, prefix: str) -> list[ListedObject]
             raise LoadError(f"bucket listing failed: {exc}") from exc
         page, prefixes, truncated, next_marker = _parse_page(body, url)
         objects.extend(page)
+        folders.extend(prefixes)
         if not truncated:
-            return objects
+            return objects, folders
         # v1 returns NextMarker only with a delimiter; otherwise the last key is the marker.
         new_marker = next_marker or max([o.key for o in page] + prefixes, default="")
         if not new_marker or new_marker <= marker:

@@ -1,7 +1,11 @@
-"""The manifest: one row per archive in the lake, so re-runs skip what is loaded and unchanged.
+"""The manifest: one row per archive in the lake, so re-runs skip what is loaded and unchanged and dbt
+knows what changed since its last build.
 
-Stored as Parquet at {lake}/binance/manifest/klines.parquet (readable by dbt as a source), rewritten
-atomically. Keyed by the Parquet file's path relative to the lake.
+One Parquet file per dataset at {lake}/binance/manifest/{dataset}.parquet (a dbt source), keyed by the
+Parquet file's path relative to the lake. Several loaders may run on one lake at once (SPEC: failure and
+concurrency contract), so a save never overwrites what others recorded: under an exclusive lock on
+{lake}/binance/manifest/.lock it re-reads the file, applies this run's own additions and removals, and
+replaces the file atomically.
 """
 
 from __future__ import annotations
@@ -14,15 +18,17 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from loaders import config
+from loaders import config, contract, locks
+from loaders.binance.errors import os_reason
 
 SCHEMA = pa.schema(
     [
         ("path", pa.string()),  # relative to the lake, e.g. binance/klines/market=spot/.../X.parquet
         ("url", pa.string()),
+        ("dataset", pa.string()),  # Binance's name: klines, fundingRate, metrics, ...
         ("market", pa.string()),
         ("symbol", pa.string()),
-        ("interval", pa.string()),
+        ("interval", pa.string()),  # '' for datasets without intervals
         ("period", pa.string()),  # YYYY-MM or YYYY-MM-DD
         ("kind", pa.string()),  # monthly | daily
         ("sha256", pa.string()),
@@ -31,6 +37,8 @@ SCHEMA = pa.schema(
         ("etag", pa.string()),
         ("last_modified", pa.string()),
         ("rows", pa.int64()),
+        # First and last row time in the file (open_time for kline-format datasets, else the dataset's
+        # time column); the names are the klines manifest's, kept so old lakes read the same.
         ("first_open_time", pa.timestamp("us")),
         ("last_open_time", pa.timestamp("us")),
         ("loaded_at", pa.timestamp("us")),  # UTC, no time zone attached (as the lake's timestamps)
@@ -42,6 +50,7 @@ SCHEMA = pa.schema(
 class Entry:
     path: str
     url: str
+    dataset: str
     market: str
     symbol: str
     interval: str
@@ -58,40 +67,76 @@ class Entry:
     loaded_at: datetime
 
 
-class Manifest:
-    """In-memory view of the manifest file; save() writes it back only when something changed."""
+class ManifestError(RuntimeError):
+    """The manifest could not be written (disk full, read-only lake): the run reports it as a failure."""
 
-    def __init__(self, lake: Path) -> None:
-        self.lake = lake
-        self.file = config.manifest_path(lake)
-        self.entries: dict[str, Entry] = {}
-        self.dirty = False
-        if self.file.is_file():
-            for row in pq.read_table(self.file).to_pylist():
-                known = {k: row.get(k) for k in SCHEMA.names}
-                self.entries[known["path"]] = Entry(**known)
+
+def read_entries(file: Path, dataset: str) -> dict[str, Entry]:
+    """The entries of a manifest file ({} when it does not exist). Old klines manifests have no
+    `dataset` column: it is the file's dataset."""
+    if not file.is_file():
+        return {}
+    entries: dict[str, Entry] = {}
+    for row in pq.read_table(file).to_pylist():
+        known = {k: row.get(k) for k in SCHEMA.names}
+        known["dataset"] = known["dataset"] or dataset
+        known["interval"] = known["interval"] or ""
+        entries[known["path"]] = Entry(**known)
+    return entries
+
+
+class Manifest:
+    """This run's view of one dataset's manifest: what was on disk when it was read, plus this run's
+    own changes, which save() merges into whatever is on disk by then."""
+
+    def __init__(self, lake_dir: Path, dataset: str) -> None:
+        self.lake = lake_dir
+        self.dataset = dataset
+        self.file = contract.manifest_path(lake_dir, dataset)
+        self.entries = read_entries(self.file, dataset)
+        self._puts: dict[str, Entry] = {}
+        self._removes: set[str] = set()
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._puts or self._removes)
 
     def get(self, path: str) -> Entry | None:
         return self.entries.get(path)
 
     def put(self, entry: Entry) -> None:
         self.entries[entry.path] = entry
-        self.dirty = True
+        self._puts[entry.path] = entry
+        self._removes.discard(entry.path)
 
     def remove(self, path: str) -> None:
-        if self.entries.pop(path, None) is not None:
-            self.dirty = True
+        self.entries.pop(path, None)
+        self._puts.pop(path, None)
+        self._removes.add(path)
 
     def save(self) -> None:
+        """Merge this run's changes into the manifest on disk, under the lake's manifest lock."""
         if not self.dirty:
             return
-        rows = [asdict(e) for e in sorted(self.entries.values(), key=lambda e: e.path)]
+        try:
+            with locks.exclusive(contract.manifest_lock_path(self.lake)):
+                merged = read_entries(self.file, self.dataset)
+                for path in self._removes:
+                    merged.pop(path, None)
+                merged.update(self._puts)
+                self._write(merged)
+        except OSError as exc:
+            raise ManifestError(f"manifest {self.file}: {os_reason(exc)}") from exc
+        self.entries = merged
+        self._puts.clear()
+        self._removes.clear()
+
+    def _write(self, entries: dict[str, Entry]) -> None:
+        rows = [asdict(e) for e in sorted(entries.values(), key=lambda e: e.path)]
         table = pa.Table.from_pylist(rows, schema=SCHEMA)
-        self.file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = config.temp_path(self.file)
+        tmp = contract.temp_path(self.file)
         try:
             pq.write_table(table, tmp, compression=config.PARQUET_COMPRESSION)
             os.replace(tmp, self.file)
         finally:
             tmp.unlink(missing_ok=True)
-        self.dirty = False

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from loaders import config
+from loaders import config, contract
 from loaders.r2.settings import R2Error, R2Settings
 
 CONTENT_TYPES = {".parquet": "application/vnd.apache.parquet", ".json": "application/json"}
@@ -105,7 +105,8 @@ def is_hidden(name: str) -> bool:
 
 
 def is_manifest(relpath: str) -> bool:
-    return relpath.startswith("/".join(config.MANIFEST_PATH[:-1]) + "/")
+    """Manifests are uploaded last, so a reader of the bucket never sees one listing a missing file."""
+    return relpath.startswith(contract.manifest_dir(Path()).as_posix() + "/")
 
 
 def scan_lake(lake: Path) -> dict[str, LocalFile]:
@@ -189,7 +190,7 @@ class State:
             self.local = {k: v for k, v in self.local.items() if k in local_keep}
             self.remote_all[self.destination] = {k: v for k, v in self.remote.items() if k in remote_keep}
             payload = json.dumps({"version": self.VERSION, "local": self.local, "remote": self.remote_all})
-        tmp = config.temp_path(self.path)
+        tmp = contract.temp_path(self.path)
         try:
             tmp.write_text(payload)
             os.replace(tmp, self.path)
