@@ -17,10 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from loaders import config
-from loaders.contract import DATASETS
 from loaders.binance import BadInput, load
 from loaders.binance.manifest import Manifest
 from loaders.binance.transport import Http
+from loaders.contract import DATASETS
 from tests.fixtures.binance_server import (
     BinanceServer,
     Fault,
