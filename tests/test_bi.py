@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from loaders.lock_check import LockHolder, lock_holder
+from dbt_plugins.lock_check import LockHolder, lock_holder
 from tests.fixtures.paths import REPO_ROOT
 
 MARTS = ("fct_ohlcv_daily", "fct_regime_features_daily")
@@ -120,7 +120,7 @@ def plain_duckdb(tmp_path: Path) -> Path:
 def test_lock_check_names_the_file_and_the_holder(
     plain_duckdb: Path, tmp_path: Path, read_only: bool
 ) -> None:
-    check = [sys.executable, "-m", "loaders.lock_check", str(plain_duckdb)]
+    check = [sys.executable, "-m", "dbt_plugins.lock_check", str(plain_duckdb)]
     free = subprocess.run(check, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert free.returncode == 0, free.stderr
     assert f"{plain_duckdb} is free" in free.stdout
@@ -139,7 +139,7 @@ def test_lock_check_names_the_file_and_the_holder(
 
 
 def test_lock_check_ignores_missing_file_and_memory(tmp_path: Path) -> None:
-    from loaders.lock_check import check_not_locked
+    from dbt_plugins.lock_check import check_not_locked
 
     assert lock_holder(tmp_path / "absent.duckdb") is None
     check_not_locked(tmp_path / "absent.duckdb")  # a first build creates the file: nothing to check

@@ -68,7 +68,7 @@ def test_gap_reporting_warns_on_real_outage(
 ) -> None:
     """BTCUSDT spot misses the 13:00 candle of 2023-03-24, spot ETHUSDT a whole day, um ETHUSDT the
     days between its monthly and its daily file: reported as a warning, not an error (Binance has real
-    outages), one row per incomplete day and per run of missing days."""
+    outages), one row per incomplete or missing day of fct_coverage_daily."""
     results = {r.node.name: r for r in built_warehouse.run.result.result.results}
     warned = {n: r for n, r in results.items() if str(r.status) == "warn" and ("gap" in n or "complete" in n)}
     assert len(warned) == 1, (
@@ -78,8 +78,8 @@ def test_gap_reporting_warns_on_real_outage(
     for series in expected.values():
         days = sorted(series.daily)
         want += sum(not series.daily[d]["is_complete"] for d in days)
-        want += sum((b - a).days > 1 for a, b in itertools.pairwise(days))
-    assert want == 3  # the outage day, ETHUSDT's missing day, um ETHUSDT's gap in June 2026
+        want += sum((b - a).days - 1 for a, b in itertools.pairwise(days))
+    assert want == 24  # the outage day, ETHUSDT's missing day, um ETHUSDT's 22 days missing in June 2026
     (result,) = warned.values()
     assert result.failures == want, result.message
 

@@ -11,8 +11,9 @@ replaces the file atomically.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,7 +42,9 @@ SCHEMA = pa.schema(
         # time column); the names are the klines manifest's, kept so old lakes read the same.
         ("first_open_time", pa.timestamp("us")),
         ("last_open_time", pa.timestamp("us")),
-        ("loaded_at", pa.timestamp("us")),  # UTC, no time zone attached (as the lake's timestamps)
+        # When the entry was saved (UTC, no time zone attached): assigned under the manifest lock, later
+        # than every entry already there (see _next_stamp).
+        ("loaded_at", pa.timestamp("us")),
     ]
 )
 
@@ -85,6 +88,15 @@ def read_entries(file: Path, dataset: str) -> dict[str, Entry]:
     return entries
 
 
+def _next_stamp(entries: Iterable[Entry]) -> datetime:
+    """loaded_at for the entries saved now: the time of the save, and later than every entry already
+    there. dbt rebuilds what was loaded after the latest loaded_at it has seen, so an entry must never
+    become visible with an older stamp than one a build has already seen (two loaders, one lake)."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    latest = max((e.loaded_at for e in entries if e.loaded_at is not None), default=None)
+    return now if latest is None or now > latest else latest + timedelta(microseconds=1)
+
+
 class Manifest:
     """This run's view of one dataset's manifest: what was on disk when it was read, plus this run's
     own changes, which save() merges into whatever is on disk by then."""
@@ -123,7 +135,10 @@ class Manifest:
                 merged = read_entries(self.file, self.dataset)
                 for path in self._removes:
                     merged.pop(path, None)
-                merged.update(self._puts)
+                stamp = _next_stamp(merged.values())
+                for path, entry in self._puts.items():
+                    entry.loaded_at = stamp
+                    merged[path] = entry
                 self._write(merged)
         except OSError as exc:
             raise ManifestError(f"manifest {self.file}: {os_reason(exc)}") from exc

@@ -222,7 +222,7 @@ def _process(archive: Archive, lake_dir: Path, base_url: str, http: Http) -> _Do
         rows=conv.rows,
         first_open_time=_to_dt(conv.first_time),
         last_open_time=_to_dt(conv.last_time),
-        loaded_at=datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0),
+        loaded_at=datetime.now(timezone.utc).replace(tzinfo=None),  # re-stamped when saved
     )
     return _Done(entry, pending)
 

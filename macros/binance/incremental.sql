@@ -1,84 +1,78 @@
-{#- Which (market, symbol) series an incremental model must rebuild, and from which day.
+{#- Which series an incremental model must rebuild, and from which day.
 
-    The models store `_built_at` (the run's start time) on every row they write, and the intermediate
-    table also `_manifest_loaded_at` (the manifest's latest `loaded_at` when the run started). Upstream,
-    archives with a `loaded_at` after the table's latest `_manifest_loaded_at` changed; downstream, the
-    intermediate table's rows with a `_built_at` after the mart's latest `_built_at`. A series is rebuilt from the first day of the earliest archive (or upstream row) that changed
-    after the model's last build, so adding a month rebuilds that month only, and an old archive that
-    Binance replaced (and the loader reloaded) is picked up too. -#}
+    The intermediate models store `_manifest_loaded_at` on every row they write: the latest manifest
+    `loaded_at` of their datasets when the run started (the loader stamps entries under the manifest
+    lock, strictly increasing, so an entry can never appear later with an older stamp). Archives with a
+    later stamp, and lake files no manifest records yet, are what changed. The marts store `_built_at`
+    (the run's start) and rebuild what their upstream rewrote after their own latest `_built_at`. A
+    series is rebuilt from the first day of the earliest change, so adding a month rebuilds that month
+    only, and an old archive Binance replaced (and the loader reloaded) is picked up too. -#}
 
 {% macro binance_built_at() -%}
-    {{- return("'" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "+00:00'::timestamptz") -}}
+    {{- return("cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as timestamp)") -}}
 {%- endmacro %}
 
 
-{% macro binance_manifest_exists() -%}
-    {%- set path = binance_lake_root() ~ '/binance/manifest/klines.parquet' -%}
-    {%- set n = run_query("select count(*) from glob('" ~ path.replace("'", "''") ~ "')").columns[0].values()[0] -%}
-    {{- return(n > 0) -}}
-{%- endmacro %}
-
-
-{% macro binance_manifest_watermark() -%}
-    {#- The manifest's latest loaded_at, as a SQL literal (null without a manifest). Stored on the rows
-        a run writes, it is the next run's "changed since": the loader's own clock on both sides, so a
-        lake loaded on another machine (or pushed to R2 later than it was loaded) is compared fairly. -#}
-    {%- if not graph.get('sources') or not binance_manifest_exists() -%}
+{% macro binance_manifest_watermark(datasets) -%}
+    {#- The latest manifest loaded_at of `datasets` as a SQL literal ("null" without one). Read before the
+        scope, which is then bounded by it: what arrives in between is the next run's. -#}
+    {%- if not execute or not graph.get('sources') -%}
         {#- (A unit test's graph has no sources: its inputs are fixtures.) -#}
-        {{- return("null::timestamptz") -}}
+        {{- return("cast(null as timestamp)") -}}
     {%- endif -%}
-    {%- set latest = run_query("select strftime(max(cast(loaded_at as timestamptz)), '%Y-%m-%d %H:%M:%S.%f') from "
-        ~ binance_source('manifest')).columns[0].values()[0] -%}
-    {{- return("null::timestamptz" if latest is none else "'" ~ latest ~ "+00:00'::timestamptz") -}}
+    {%- set latest = run_query("select cast(max(loaded_at) as varchar) from " ~ ref('stg_binance__manifest')
+        ~ " where dataset in ('" ~ datasets | join("', '") ~ "')").columns[0].values()[0] -%}
+    {{- return("cast(null as timestamp)" if latest is none else "cast('" ~ latest ~ "' as timestamp)") -}}
 {%- endmacro %}
 
 
 {% macro binance_rows_to_scope(result) -%}
-    {#- agate rows (market, symbol, rebuild_from) -> list of dicts, rebuild_from as 'YYYY-MM-DD'. -#}
+    {#- agate rows (market, symbol, rebuild_from[, interval]) -> list of dicts, rebuild_from as
+        'YYYY-MM-DD'. -#}
     {%- set scope = [] -%}
     {%- for row in result.rows -%}
-        {%- do scope.append({'market': row[0], 'symbol': row[1], 'rebuild_from': row[2] | string}) -%}
+        {%- set entry = {'market': row[0], 'symbol': row[1], 'rebuild_from': row[2] | string} -%}
+        {%- if row | length > 3 -%}
+            {%- do entry.update({'interval': row[3]}) -%}
+        {%- endif -%}
+        {%- do scope.append(entry) -%}
     {%- endfor -%}
     {{- return(scope) -}}
 {%- endmacro %}
 
 
-{% macro binance_scope_from_manifest(interval) -%}
-    {#- Series whose archives of `interval` were (re)loaded after this model's last build. -#}
+{% macro binance_changed_series(datasets, watermark, interval=none, by_interval=false) -%}
+    {#- Series of `datasets` (and `interval`) whose archives entered the manifest after this model's
+        last build and at or before `watermark`, or whose lake files no manifest records: (market,
+        symbol, first day to rebuild[, interval when by_interval]). -#}
     {%- set query -%}
-        with archives as (
-            select
-                case regexp_extract(url, '/data/(spot|futures/um|futures/cm)/', 1)
-                    when 'spot' then 'spot' when 'futures/um' then 'um' when 'futures/cm' then 'cm'
-                end as market,
-                regexp_extract(url, '/klines/([^/]+)/([^/]+)/', 1) as symbol,
-                regexp_extract(url, '/klines/([^/]+)/([^/]+)/', 2) as archive_interval,
-                regexp_extract(url, '-([0-9]{4}-[0-9]{2}(-[0-9]{2})?)\.zip$', 1) as period,
-                cast(loaded_at as timestamptz) as loaded_at
-            from {{ binance_source('manifest') }}
-        )
-        select
-            market,
-            symbol,
-            min(cast(case when length(period) = 7 then period || '-01' else period end as date))
-        from archives
+        select market, symbol, min(period_start){{ ', "interval"' if by_interval }}
+        from {{ ref('stg_binance__manifest') }}
         where
-            archive_interval = '{{ interval }}'
-            and period != ''
-            and loaded_at > (select coalesce(max(_manifest_loaded_at), '-infinity'::timestamptz) from {{ this }})
-        group by market, symbol
+            dataset in ('{{ datasets | join("', '") }}')
+            {%- if interval is not none %}
+                and "interval" = '{{ interval }}'
+            {%- endif %}
+            and (
+                not is_recorded
+                or (
+                    loaded_at > (select coalesce(max(_manifest_loaded_at), cast('1970-01-01' as timestamp)) from {{ this }})
+                    and loaded_at <= {{ watermark }}
+                )
+            )
+        group by market, symbol{{ ', "interval"' if by_interval }}
         order by market, symbol
     {%- endset -%}
     {{- return(binance_rows_to_scope(run_query(query))) -}}
 {%- endmacro %}
 
 
-{% macro binance_scope_from_upstream(upstream) -%}
+{% macro binance_changed_upstream(upstream, date_column='trade_date') -%}
     {#- Series with rows in `upstream` written after this model's last build. -#}
     {%- set query -%}
-        select market, symbol, min(trade_date)
+        select market, symbol, min({{ date_column }})
         from {{ upstream }}
-        where _built_at > (select coalesce(max(_built_at), '-infinity'::timestamptz) from {{ this }})
+        where _built_at > (select coalesce(max(_built_at), cast('1970-01-01' as timestamp)) from {{ this }})
         group by market, symbol
         order by market, symbol
     {%- endset -%}
@@ -87,25 +81,117 @@
 
 
 {% macro binance_scope_values(scope) -%}
-    {#- The scope as a SQL relation (market, symbol, rebuild_from); empty (no rows) when nothing changed. -#}
+    {#- The scope as a SQL relation (market, symbol, rebuild_from, interval); no rows when nothing
+        changed. `interval` is null unless the scope is per interval. -#}
     {%- if scope | length == 0 -%}
-        (select null::varchar as market, null::varchar as symbol, null::date as rebuild_from where false)
+        (
+            select
+                cast(null as varchar) as market,
+                cast(null as varchar) as symbol,
+                cast(null as date) as rebuild_from,
+                cast(null as varchar) as "interval"
+            where false
+        )
     {%- else -%}
         (
             select * from (values
             {%- for s in scope %}
-                ('{{ s.market }}', '{{ s.symbol }}', date '{{ s.rebuild_from }}'){{ ',' if not loop.last }}
+                ('{{ s.market }}', '{{ s.symbol }}', cast('{{ s.rebuild_from }}' as date),
+                {{ "'" ~ s.interval ~ "'" if s.interval is defined else 'cast(null as varchar)' }}){{ ',' if not loop.last }}
             {%- endfor %}
-            ) as scope (market, symbol, rebuild_from)
+            ) as scope (market, symbol, rebuild_from, "interval")
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro binance_in_scope(scope, relation, date_column=none) -%}
+    {#- A WHERE condition on `relation` (an alias with market and symbol columns): true on a full build;
+        on an incremental one, the row's series is in `scope` and (with `date_column`) the row is on or
+        after its rebuild_from. -#}
+    {%- if not is_incremental() -%}
+        true
+    {%- else -%}
+        exists (
+            select 1
+            from {{ binance_scope_values(scope) }} as scope
+            where
+                scope.market = {{ relation }}.market
+                and scope.symbol = {{ relation }}.symbol
+                {%- if scope | selectattr('interval', 'defined') | list | length > 0 %}
+                    and scope."interval" = {{ relation }}."interval"
+                {%- endif %}
+                {%- if date_column is not none %}
+                    and cast({{ relation }}.{{ date_column }} as date) >= scope.rebuild_from
+                {%- endif %}
         )
     {%- endif -%}
 {%- endmacro %}
 
 
 {% macro binance_scope_min_date(scope) -%}
-    {#- Earliest rebuild_from of the scope (a literal the Parquet scan can prune row groups with). -#}
-    {%- if scope | length == 0 -%}
-        {{- return("date '9999-12-31'") -}}
+    {#- Earliest rebuild_from of the scope as a timestamp literal, or the epoch on a full build: a literal
+        the Parquet scan can prune row groups with. -#}
+    {%- if not is_incremental() -%}
+        {{- return("cast('1970-01-01' as timestamp)") -}}
+    {%- elif scope | length == 0 -%}
+        {{- return("cast('9999-12-31' as timestamp)") -}}
     {%- endif -%}
-    {{- return("date '" ~ (scope | map(attribute='rebuild_from') | min) ~ "'") -}}
+    {{- return("cast('" ~ (scope | map(attribute='rebuild_from') | min) ~ "' as timestamp)") -}}
+{%- endmacro %}
+
+
+{% macro binance_assert_built_from(source_interval) -%}
+    {#- An incremental table aggregated from one interval cannot switch interval without a full refresh. -#}
+    {%- if execute and is_incremental() -%}
+        {%- set built_from = run_query("select distinct source_interval from " ~ this).columns[0].values() -%}
+        {%- if built_from | reject('equalto', source_interval) | list | length > 0 -%}
+            {{- exceptions.raise_compiler_error(
+                this ~ " was built from " ~ (built_from | join(', ')) ~ " candles, daily_source_interval is now "
+                ~ source_interval ~ ": run `dbt build --full-refresh` to rebuild it") -}}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro binance_incremental_config(unique_key=['market', 'symbol', 'trade_date']) -%}
+    {#- The incremental settings every daily model shares (its grain ends with trade_date). -#}
+    {{- return(adapter.dispatch('binance_incremental_config', 'binance_warehouse')(unique_key)) -}}
+{%- endmacro %}
+
+{% macro default__binance_incremental_config(unique_key) -%}
+    {{- return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'delete+insert',
+        'unique_key': unique_key,
+        'on_schema_change': 'fail',
+    }) -}}
+{%- endmacro %}
+
+
+{% macro binance_merge_scopes(scopes) -%}
+    {#- The union of several scopes: each series once, from its earliest rebuild_from. -#}
+    {%- set earliest = {} -%}
+    {%- for scope in scopes -%}
+        {%- for s in scope -%}
+            {%- set key = s.market ~ '|' ~ s.symbol -%}
+            {%- if key not in earliest or s.rebuild_from < earliest[key].rebuild_from -%}
+                {%- do earliest.update({key: s}) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{- return(earliest.values() | sort(attribute='market') | list) -}}
+{%- endmacro %}
+
+
+{% macro binance_regime_markets_of(derivatives_scope) -%}
+    {#- The regime rows a futures series feeds: um futures feed the spot and um rows of the symbol, cm
+        futures the cm rows (fct_regime_features_daily.derivatives_market). -#}
+    {%- set out = [] -%}
+    {%- for s in derivatives_scope -%}
+        {%- for market in (['cm'] if s.market == 'cm' else ['spot', 'um']) -%}
+            {%- do out.append({'market': market, 'symbol': s.symbol, 'rebuild_from': s.rebuild_from}) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{- return(out) -}}
 {%- endmacro %}

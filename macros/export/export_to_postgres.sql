@@ -43,7 +43,10 @@
     {{- return('') -}}
   {%- endif -%}
 
-  {%- set pg_schema = schema or var('export_schema', 'analytics') -%}
+  {%- set pg_schema = (schema or var('export_schema', 'analytics')) | string -%}
+  {%- if not binance_valid_identifier(pg_schema) -%}
+    {{- exceptions.raise_compiler_error('export_to_postgres: schema ' ~ (pg_schema | tojson) ~ ' is not an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters)') -}}
+  {%- endif -%}
   {%- set days = export_to_postgres__window_days(window_days, meta) -%}
   {%- set date_column = meta.get('export_date_column', 'trade_date') -%}
   {%- set grain = meta.get('export_grain', ['market', 'symbol', 'trade_date']) -%}
@@ -51,13 +54,14 @@
   {%- set alias = 'export_pg__' ~ target_table -%}
   {%- set started = modules.datetime.datetime.now() -%}
 
-  {#- Columns and their Postgres types, from the table DuckDB just built. Every DuckDB statement here
-      uses auto_begin=false (adapter.get_columns_in_relation would open a transaction): with a DuckDB
-      transaction open, DETACH fails and the Postgres writes would all wait for its commit. -#}
-  {%- call statement('export_to_postgres_columns', fetch_result=true, auto_begin=false) -%}
-    select column_name as name, column_type as dtype from (describe {{ this }})
-  {%- endcall -%}
-  {%- set columns = load_result('export_to_postgres_columns').table.rows -%}
+  {#- Columns and their Postgres types, from the mart's enforced contract (its yml's data_type). -#}
+  {%- set columns = [] -%}
+  {%- for col in model.columns.values() -%}
+    {%- if not col.data_type -%}
+      {{- exceptions.raise_compiler_error('export_to_postgres: column ' ~ col.name ~ ' of ' ~ target_table ~ ' has no data_type in its yml (the export takes its types from the model contract)') -}}
+    {%- endif -%}
+    {%- do columns.append({'name': col.name, 'pg_type': export_to_postgres__pg_type(target_table, col.name, col.data_type)}) -%}
+  {%- endfor -%}
   {%- set names = columns | map(attribute='name') | list -%}
   {%- for required in grain + [date_column] -%}
     {%- if required not in names -%}
@@ -67,9 +71,8 @@
   {%- set pg_columns = [] -%}
   {%- set select_list = [] -%}
   {%- for col in columns -%}
-    {%- set pg_type = export_to_postgres__pg_type(target_table, col.name, col.dtype) -%}
-    {%- do pg_columns.append(export_to_postgres__ident(col.name) ~ ' ' ~ pg_type ~ (' not null' if col.name in grain else '')) -%}
-    {%- do select_list.append(export_to_postgres__select_expr(col.name, col.dtype, pg_type)) -%}
+    {%- do pg_columns.append(export_to_postgres__ident(col.name) ~ ' ' ~ col.pg_type ~ (' not null' if col.name in grain else '')) -%}
+    {%- do select_list.append(export_to_postgres__select_expr(col.name, col.pg_type)) -%}
   {%- endfor -%}
 
   {%- set window_filter -%}
@@ -120,8 +123,8 @@ set local maintenance_work_mem = '512MB';
 alter table {{ q_staging }} add constraint {{ export_to_postgres__ident(pkey_staging) }} primary key ({{ export_to_postgres__ident_list(grain) }});
 create index {{ export_to_postgres__ident(index_staging) }} on {{ q_staging }} ({{ export_to_postgres__ident(date_column) }});
 comment on table {{ q_staging }} is {{ export_to_postgres__literal(comment) }};
-{% for col in columns -%}
-{%- set description = (model.columns.get(col.name) or {}).get('description', '') -%}
+{% for col in model.columns.values() -%}
+{%- set description = col.description -%}
 {%- if description %}
 comment on column {{ q_staging }}.{{ export_to_postgres__ident(col.name) }} is {{ export_to_postgres__literal(description) }};
 {%- endif -%}
@@ -182,34 +185,33 @@ alter index {{ q_schema }}.{{ export_to_postgres__ident(index_staging) }} rename
 {% endmacro %}
 
 
-{#- DuckDB type -> the Postgres type it is exported as; anything else is an error naming the column. -#}
-{% macro export_to_postgres__pg_type(table, column, dtype) %}
-  {%- set t = dtype | upper | trim -%}
-  {%- if t in ['VARCHAR', 'TEXT', 'STRING'] or t.startswith('VARCHAR(') -%}
+{#- Contract data_type -> the Postgres type it is exported as; anything else is an error naming the column. -#}
+{% macro export_to_postgres__pg_type(table, column, data_type) %}
+  {%- set t = data_type | lower | trim -%}
+  {%- if t in ['varchar', 'text', 'string'] or t.startswith('varchar(') -%}
     {{- return('text') -}}
-  {%- elif t == 'DATE' -%}
+  {%- elif t == 'date' -%}
     {{- return('date') -}}
-  {%- elif t.startswith('TIMESTAMP') -%}
+  {%- elif t.startswith('timestamp') -%}
     {{- return('timestamptz') -}}
-  {%- elif t in ['DOUBLE', 'FLOAT', 'REAL', 'FLOAT4', 'FLOAT8'] or t.startswith('DECIMAL') or t.startswith('NUMERIC') -%}
+  {%- elif t in ['double', 'float', 'real', 'float4', 'float8', 'double precision'] or t.startswith('decimal') or t.startswith('numeric') -%}
     {{- return('double precision') -}}
-  {%- elif t in ['BIGINT', 'INTEGER', 'SMALLINT', 'TINYINT', 'HUGEINT', 'UBIGINT', 'UINTEGER', 'USMALLINT', 'UTINYINT', 'INT', 'INT4', 'INT8'] -%}
+  {%- elif t in ['bigint', 'integer', 'int', 'smallint', 'tinyint', 'int4', 'int8'] -%}
     {{- return('bigint') -}}
-  {%- elif t in ['BOOLEAN', 'BOOL'] -%}
+  {%- elif t in ['boolean', 'bool'] -%}
     {{- return('boolean') -}}
   {%- endif -%}
-  {{- exceptions.raise_compiler_error('export_to_postgres: column ' ~ column ~ ' of ' ~ table ~ ' has DuckDB type ' ~ dtype ~ ', which the Postgres export does not map (date, timestamp, double, integer, varchar, boolean)') -}}
+  {{- exceptions.raise_compiler_error('export_to_postgres: column ' ~ column ~ ' of ' ~ table ~ ' has contract type ' ~ data_type ~ ', which the Postgres export does not map (date, timestamp, double, integer, varchar, boolean)') -}}
 {% endmacro %}
 
 
 {#- The DuckDB expression producing a column's value; naive timestamps are UTC (SPEC: the lake). -#}
-{% macro export_to_postgres__select_expr(column, dtype, pg_type) %}
+{% macro export_to_postgres__select_expr(column, pg_type) %}
   {%- set q = export_to_postgres__ident(column) -%}
-  {%- set t = dtype | upper | trim -%}
-  {%- if pg_type == 'timestamptz' and 'TIME ZONE' not in t -%}
+  {%- if pg_type == 'timestamptz' -%}
     {{- return('timezone(\'UTC\', cast(' ~ q ~ ' as timestamp))') -}}
   {%- endif -%}
-  {%- set duck = {'text': 'varchar', 'date': 'date', 'timestamptz': 'timestamptz', 'double precision': 'double', 'bigint': 'bigint', 'boolean': 'boolean'}[pg_type] -%}
+  {%- set duck = {'text': 'varchar', 'date': 'date', 'double precision': 'double', 'bigint': 'bigint', 'boolean': 'boolean'}[pg_type] -%}
   {{- return('cast(' ~ q ~ ' as ' ~ duck ~ ')') -}}
 {% endmacro %}
 

@@ -1,17 +1,7 @@
 {#- Grain: one row per market, symbol and UTC trade_date, from the candles of `daily_source_interval`. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['market', 'symbol', 'trade_date'],
-        on_schema_change='fail',
-    )
-}}
+{{ config(**binance_incremental_config()) }}
 
-{%- set scope = [] -%}
-{%- if execute and is_incremental() -%}
-    {%- set scope = binance_scope_from_upstream(ref('int_binance__klines_daily')) -%}
-{%- endif %}
+{%- set scope = binance_changed_upstream(ref('int_binance__klines_daily')) if execute and is_incremental() else [] %}
 
 with
 
@@ -30,13 +20,9 @@ intervals as (
 scoped_daily as (
 
     -- The days to (re)write: all on a full build, else each changed series from its rebuild_from.
-    select daily.*
+    select *
     from daily
-    {%- if is_incremental() %}
-        inner join {{ binance_scope_values(scope) }} as scope
-            on daily.market = scope.market and daily.symbol = scope.symbol
-        where daily.trade_date >= scope.rebuild_from
-    {%- endif %}
+    where {{ binance_in_scope(scope, 'daily', 'trade_date') }}
 
 ),
 

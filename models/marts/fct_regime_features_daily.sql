@@ -3,18 +3,15 @@
     Features are computed over each rebuilt series' whole daily history (one row a day, so cheap), and
     only the rebuilt days are written: windows and Wilder averages see exactly what a full refresh sees,
     so incremental and full-refresh tables are identical. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['market', 'symbol', 'trade_date'],
-        on_schema_change='fail',
-    )
-}}
+{{ config(**binance_incremental_config()) }}
 
 {%- set scope = [] -%}
 {%- if execute and is_incremental() -%}
-    {%- set scope = binance_scope_from_upstream(ref('int_binance__klines_daily')) -%}
+    {%- set derivatives_scope = binance_changed_upstream(ref('fct_derivatives_daily')) -%}
+    {%- set scope = binance_merge_scopes([
+        binance_changed_upstream(ref('int_binance__klines_daily')),
+        binance_regime_markets_of(derivatives_scope),
+    ]) -%}
 {%- endif -%}
 {%- set period = 14 %}
 
@@ -26,21 +23,32 @@ daily as (
 
 ),
 
+derivatives as (
+
+    select * from {{ ref('fct_derivatives_daily') }}
+
+),
+
 thresholds as (
 
     select * from {{ ref('regime_thresholds') }}
 
 ),
 
+leverage_thresholds as (
+
+    select * from {{ ref('leverage_regime_thresholds') }}
+
+),
+
 series as (
 
     -- Whole daily history of every series to rebuild (all series on a full build).
-    select daily.*
+    select
+        *,
+        {{ binance_day_number('trade_date') }} as day_number
     from daily
-    {%- if is_incremental() %}
-        inner join {{ binance_scope_values(scope) }} as scope
-            on daily.market = scope.market and daily.symbol = scope.symbol
-    {%- endif %}
+    where {{ binance_in_scope(scope, 'daily') }}
 
 ),
 
@@ -55,11 +63,12 @@ with_previous_day as (
         low_price,
         close_price,
         base_volume,
+        taker_buy_base_volume,
         realized_variance,
-        _built_at,
+        day_number,
         -- The previous calendar day's close; null when that day is missing.
         case
-            when lag(trade_date) over by_day = trade_date - 1 then lag(close_price) over by_day
+            when lag(day_number) over by_day = day_number - 1 then lag(close_price) over by_day
         end as previous_close
     from series
     window by_day as (partition by market, symbol order by trade_date)
@@ -193,20 +202,20 @@ windowed as (
     from with_log_return
     window
         last_7_days as (
-            partition by market, symbol order by trade_date
-            range between interval 6 days preceding and current row
+            partition by market, symbol order by day_number
+            range between 6 preceding and current row
         ),
         last_30_days as (
-            partition by market, symbol order by trade_date
-            range between interval 29 days preceding and current row
+            partition by market, symbol order by day_number
+            range between 29 preceding and current row
         ),
         last_90_days as (
-            partition by market, symbol order by trade_date
-            range between interval 89 days preceding and current row
+            partition by market, symbol order by day_number
+            range between 89 preceding and current row
         ),
         day_30_ago as (
-            partition by market, symbol order by trade_date
-            range between interval 30 days preceding and interval 30 days preceding
+            partition by market, symbol order by day_number
+            range between 30 preceding and 30 preceding
         )
 
 ),
@@ -220,10 +229,10 @@ features as (
         close_price,
         log_return,
         sqrt(realized_variance) as realized_vol,
-        sqrt(ln(high_price / low_price) ^ 2 / (4 * ln(2))) as parkinson_vol,
+        sqrt(pow(ln(high_price / low_price), 2) / (4 * ln(2))) as parkinson_vol,
         sqrt(
-            0.5 * ln(high_price / low_price) ^ 2
-            - (2 * ln(2) - 1) * ln(close_price / open_price) ^ 2
+            0.5 * pow(ln(high_price / low_price), 2)
+            - (2 * ln(2) - 1) * pow(ln(close_price / open_price), 2)
         ) as garman_klass_vol,
         case when log_return_count_7 = 7 then log_return_stddev_7 * sqrt(365) end as volatility_7d,
         case when log_return_count_30 = 30 then log_return_stddev_30 * sqrt(365) end as volatility_30d,
@@ -239,70 +248,187 @@ features as (
             when volume_count_30 = 30 and volume_stddev_30 > 0
                 then (base_volume - volume_mean_30) / volume_stddev_30
         end as volume_zscore_30d,
+        taker_buy_base_volume / nullif(base_volume, 0) as taker_buy_ratio,
+        -- Futures data of the same symbol: um for spot and um rows, cm for cm rows.
+        case when market = 'cm' then 'cm' else 'um' end as derivatives_market,
         avg_gain as rsi_avg_gain_14,
-        avg_loss as rsi_avg_loss_14,
-        _built_at
+        avg_loss as rsi_avg_loss_14
     from windowed
 
 ),
 
-rebuilt_days as (
+derivatives_series as (
 
-    select features.*
+    -- The futures rows of the symbols to rebuild (whole history, for the trailing windows).
+    select
+        market,
+        symbol,
+        trade_date,
+        {{ binance_day_number('trade_date') }} as day_number,
+        funding_rate_annualized,
+        open_interest,
+        premium_close,
+        basis
+    from derivatives
+    where exists (
+        select 1
+        from series
+        where
+            series.symbol = derivatives.symbol
+            and (case when series.market = 'cm' then 'cm' else 'um' end) = derivatives.market
+    )
+
+),
+
+derivatives_windowed as (
+
+    -- Trailing calendar-day windows over the futures rows: a value needs every day of its window.
+    select
+        market,
+        symbol,
+        trade_date,
+        basis,
+        case
+            when count(funding_rate_annualized) over last_7_days = 7
+                then avg(funding_rate_annualized) over last_7_days
+        end as funding_rate_7d_annualized,
+        case
+            when open_interest > 0 and first_value(open_interest) over day_7_ago > 0
+                then ln(open_interest / first_value(open_interest) over day_7_ago)
+        end as oi_change_7d,
+        case
+            when count(premium_close) over last_30_days = 30 and stddev_samp(premium_close) over last_30_days > 0
+                then (premium_close - avg(premium_close) over last_30_days) / stddev_samp(premium_close) over last_30_days
+        end as premium_zscore_30d
+    from derivatives_series
+    window
+        last_7_days as (
+            partition by market, symbol order by day_number
+            range between 6 preceding and current row
+        ),
+        last_30_days as (
+            partition by market, symbol order by day_number
+            range between 29 preceding and current row
+        ),
+        day_7_ago as (
+            partition by market, symbol order by day_number
+            range between 7 preceding and 7 preceding
+        )
+
+),
+
+with_derivatives as (
+
+    select
+        features.*,
+        derivatives_windowed.funding_rate_7d_annualized,
+        derivatives_windowed.oi_change_7d,
+        derivatives_windowed.premium_zscore_30d,
+        derivatives_windowed.basis
     from features
-    {%- if is_incremental() %}
-        inner join {{ binance_scope_values(scope) }} as scope
-            on features.market = scope.market and features.symbol = scope.symbol
-        where features.trade_date >= scope.rebuild_from
-    {%- endif %}
+    left join derivatives_windowed
+        on
+            features.derivatives_market = derivatives_windowed.market
+            and features.symbol = derivatives_windowed.symbol
+            and features.trade_date = derivatives_windowed.trade_date
+    where {{ binance_in_scope(scope, 'features', 'trade_date') }}
+
+),
+
+leverage_matches as (
+
+    -- Every leverage regime whose bounds hold; the first by priority wins below.
+    select
+        with_derivatives.market,
+        with_derivatives.symbol,
+        with_derivatives.trade_date,
+        leverage_thresholds.leverage_regime,
+        row_number() over (
+            partition by with_derivatives.market, with_derivatives.symbol, with_derivatives.trade_date
+            order by leverage_thresholds.priority
+        ) as match_rank
+    from with_derivatives
+    inner join leverage_thresholds
+        on
+            with_derivatives.funding_rate_7d_annualized is not null
+            and with_derivatives.oi_change_7d is not null
+            and (
+                leverage_thresholds.funding_rate_7d_annualized_above is null
+                or with_derivatives.funding_rate_7d_annualized > leverage_thresholds.funding_rate_7d_annualized_above
+            )
+            and (
+                leverage_thresholds.funding_rate_7d_annualized_below is null
+                or with_derivatives.funding_rate_7d_annualized < leverage_thresholds.funding_rate_7d_annualized_below
+            )
+            and (
+                leverage_thresholds.oi_change_7d_above is null
+                or with_derivatives.oi_change_7d > leverage_thresholds.oi_change_7d_above
+            )
+            and (
+                leverage_thresholds.oi_change_7d_below is null
+                or with_derivatives.oi_change_7d < leverage_thresholds.oi_change_7d_below
+            )
 
 ),
 
 final as (
 
     select
-        rebuilt_days.market,
-        rebuilt_days.symbol,
-        rebuilt_days.trade_date,
-        rebuilt_days.close_price,
-        rebuilt_days.log_return,
-        rebuilt_days.realized_vol,
-        rebuilt_days.parkinson_vol,
-        rebuilt_days.garman_klass_vol,
-        rebuilt_days.volatility_7d,
-        rebuilt_days.volatility_30d,
-        rebuilt_days.sma_7,
-        rebuilt_days.sma_30,
-        rebuilt_days.sma_90,
-        rebuilt_days.trend_30d,
-        rebuilt_days.momentum_30d,
-        rebuilt_days.rsi_14,
-        rebuilt_days.atr_14,
-        rebuilt_days.drawdown_90d,
-        rebuilt_days.volume_zscore_30d,
+        with_derivatives.market,
+        with_derivatives.symbol,
+        with_derivatives.trade_date,
+        with_derivatives.close_price,
+        with_derivatives.log_return,
+        with_derivatives.realized_vol,
+        with_derivatives.parkinson_vol,
+        with_derivatives.garman_klass_vol,
+        with_derivatives.volatility_7d,
+        with_derivatives.volatility_30d,
+        with_derivatives.sma_7,
+        with_derivatives.sma_30,
+        with_derivatives.sma_90,
+        with_derivatives.trend_30d,
+        with_derivatives.momentum_30d,
+        with_derivatives.rsi_14,
+        with_derivatives.atr_14,
+        with_derivatives.drawdown_90d,
+        with_derivatives.volume_zscore_30d,
         thresholds.regime,
         thresholds.regime_id,
-        rebuilt_days.rsi_avg_gain_14,
-        rebuilt_days.rsi_avg_loss_14,
-        rebuilt_days._built_at
-    from rebuilt_days
+        with_derivatives.taker_buy_ratio,
+        with_derivatives.derivatives_market,
+        with_derivatives.funding_rate_7d_annualized,
+        with_derivatives.oi_change_7d,
+        with_derivatives.premium_zscore_30d,
+        with_derivatives.basis,
+        leverage_matches.leverage_regime,
+        with_derivatives.rsi_avg_gain_14,
+        with_derivatives.rsi_avg_loss_14,
+        {{ binance_built_at() }} as _built_at
+    from with_derivatives
     left join thresholds
         on
-            rebuilt_days.trend_30d is not null
-            and rebuilt_days.volatility_30d is not null
-            and (thresholds.trend_30d_above is null or rebuilt_days.trend_30d > thresholds.trend_30d_above)
+            with_derivatives.trend_30d is not null
+            and with_derivatives.volatility_30d is not null
+            and (thresholds.trend_30d_above is null or with_derivatives.trend_30d > thresholds.trend_30d_above)
             and (
                 thresholds.trend_30d_at_most is null
-                or rebuilt_days.trend_30d <= thresholds.trend_30d_at_most
+                or with_derivatives.trend_30d <= thresholds.trend_30d_at_most
             )
             and (
                 thresholds.volatility_30d_above is null
-                or rebuilt_days.volatility_30d > thresholds.volatility_30d_above
+                or with_derivatives.volatility_30d > thresholds.volatility_30d_above
             )
             and (
                 thresholds.volatility_30d_at_most is null
-                or rebuilt_days.volatility_30d <= thresholds.volatility_30d_at_most
+                or with_derivatives.volatility_30d <= thresholds.volatility_30d_at_most
             )
+    left join leverage_matches
+        on
+            with_derivatives.market = leverage_matches.market
+            and with_derivatives.symbol = leverage_matches.symbol
+            and with_derivatives.trade_date = leverage_matches.trade_date
+            and leverage_matches.match_rank = 1
 
 )
 

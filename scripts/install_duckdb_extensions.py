@@ -3,7 +3,7 @@
 DuckDB normally downloads extensions from its own server on first use; the pinned
 `duckdb-extension-*` wheels carry the same binaries, so `INSTALL '<file>'` puts them into DuckDB's
 extension directory once, and every later `INSTALL httpfs` / `LOAD httpfs` works offline.
-Run by scripts/setup.sh: `python -m loaders.duckdb_extensions`.
+Run by scripts/setup.sh: `python scripts/install_duckdb_extensions.py`.
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ DuckDB lets one process write a database file, or many processes read it, never 
 system, before dbt connects, whether another process holds a lock on the file, and if so raises one line
 that names the file, the process and what to do.
 
-It is registered in profiles.yml as a dbt-duckdb plugin (`plugins: [{module: loaders.lock_check}]`):
+It is registered in profiles.yml as a dbt-duckdb plugin (`plugins: [{module: dbt_plugins.lock_check}]`):
 dbt-duckdb calls `update_connection_config` right before `duckdb.connect`, which is the last moment
 the check can run. Off Linux it does nothing and DuckDB's own (longer) error stands. Usable on its own
-too: `python -m loaders.lock_check warehouse.duckdb`.
+too: `python -m dbt_plugins.lock_check warehouse.duckdb`.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def _make_plugin() -> type:
 
 def __getattr__(name: str) -> Any:
     """dbt-duckdb looks up `Plugin` in this module; build it on first use so that the command line
-    (`python -m loaders.lock_check`) does not pay for importing dbt (about 3 s)."""
+    (`python -m dbt_plugins.lock_check`) does not pay for importing dbt (about 3 s)."""
     if name == "Plugin":
         plugin = globals()["Plugin"] = _make_plugin()
         return plugin
@@ -127,7 +127,7 @@ def __getattr__(name: str) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m loaders.lock_check [PATH]`: exit 1 with the one-line reason if PATH is held."""
+    """`python -m dbt_plugins.lock_check [PATH]`: exit 1 with the one-line reason if PATH is held."""
     args = sys.argv[1:] if argv is None else argv
     path = args[0] if args else config.env("DUCKDB_PATH", config.DEFAULT_DUCKDB_PATH)
     try:

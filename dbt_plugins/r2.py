@@ -5,7 +5,7 @@ and its debug logging, while this code reads the environment inside the connecti
 never exists in dbt's context, `target/` or `logs/`. It also lets one profile pick the secret type (r2
 with the account id, or s3 with endpoint and path-style URLs when R2_ENDPOINT_URL is set).
 
-profiles.yml: `plugins: [{module: loaders.r2.dbt_plugin}]` on the r2 output.
+profiles.yml: `plugins: [{module: dbt_plugins.r2}]` on the r2 output.
 """
 
 from __future__ import annotations

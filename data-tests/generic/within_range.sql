@@ -2,7 +2,7 @@
     inclusive is false); either bound may be omitted. On a column, or on a model with `columns`
     sharing the bounds (one test node instead of one per column: dbt's per-node overhead, not the
     query, is what a range test costs on a daily mart). A failing row names its column. -#}
-{% test accepted_range(model, column_name=none, columns=none, min_value=none, max_value=none, inclusive=true) %}
+{% test within_range(model, column_name=none, columns=none, min_value=none, max_value=none, inclusive=true) %}
 
 {%- set checked_columns = columns if columns else [column_name] %}
 

@@ -1,0 +1,106 @@
+"""dbt-duckdb plugin for the local lake: what dbt's SQL cannot do itself.
+
+1. dbt's working directory, for a relative LAKE_DIR. The staging views are stored in the DuckDB file
+   as SQL text; a relative lake path inside them would resolve against the working directory of
+   whoever opens the file later (a BI tool, a notebook elsewhere). Jinja cannot read the working
+   directory, and `$PWD` is wrong whenever a parent process changed directory without a shell, so
+   every cursor gets `getvariable('binance_cwd')`, which macro `binance_lake_root()` reads.
+2. The readers lock (SPEC: failure and concurrency contract). `binance_lake_lease('acquire' |
+   'release', lake_root)` is a SQL function the on-run-start / on-run-end hooks call: a build holds
+   a shared lock on `{lake}/binance/.readers.lock` while it runs, and a loader swaps monthly files in
+   for daily ones only while it holds that lock exclusively. A killed build's lock dies with it.
+3. An empty lake stops `dbt build` / `dbt run` in one line before DuckDB opens the warehouse file,
+   so no empty `warehouse.duckdb` is left behind.
+
+profiles.yml: `plugins: [{module: dbt_plugins.lake, config: {lake_dir: "{{ env_var('LAKE_DIR', './lake') }}"}}]`
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+
+from loaders import config, contract, locks
+
+SESSION_VARIABLE = "binance_cwd"
+LEASE_FUNCTION = "binance_lake_lease"
+
+_leases: dict[Path, tuple[int, int]] = {}  # lake root -> (descriptor of the shared lock, holders)
+_leases_lock = threading.Lock()
+
+
+class EmptyLakeError(RuntimeError):
+    """A RuntimeError, so dbt-duckdb reports it as a failed connection with our one line."""
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def lease(action: str, lake_root: str) -> str:
+    """Take ('acquire') or drop ('release') this process's shared hold on the lake's readers lock."""
+    root = Path(lake_root)
+    with _leases_lock:
+        fd, holders = _leases.get(root, (-1, 0))
+        if action == "acquire":
+            if holders == 0:
+                fd = locks.hold_shared(contract.readers_lock_path(root)) or -1
+            _leases[root] = (fd, holders + 1)
+            return "held" if fd >= 0 else "unlocked (lake not writable)"
+        if action == "release" and holders:
+            if holders == 1:
+                _leases.pop(root)
+                if fd >= 0:
+                    os.close(fd)
+            else:
+                _leases[root] = (fd, holders - 1)
+            return "released"
+    return "not held"
+
+
+def release_all() -> None:
+    """Drop every hold of this process (a test runner calling dbt in-process after a crashed run)."""
+    with _leases_lock:
+        for fd, _holders in _leases.values():
+            if fd >= 0:
+                os.close(fd)
+        _leases.clear()
+
+
+def lake_has_files(lake_dir: Path) -> bool:
+    """Whether any dataset has at least one file in the lake (names only: nothing is opened)."""
+    return any(next(lake_dir.glob(ds.file_glob()), None) is not None for ds in contract.DATASETS.values())
+
+
+def _dbt_command() -> str | None:
+    try:
+        from dbt.flags import get_flags
+
+        return getattr(get_flags(), "WHICH", None)
+    except Exception:  # no flags outside a dbt invocation
+        return None
+
+
+class Plugin(BasePlugin):
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        raw = str(plugin_config.get("lake_dir") or config.env("LAKE_DIR", config.DEFAULT_LAKE_DIR))
+        self.lake_dir = Path(raw).expanduser()
+
+    def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
+        # The last moment before duckdb.connect creates the warehouse file.
+        lake_dir = self.lake_dir.resolve()
+        if _dbt_command() in ("build", "run") and not lake_has_files(lake_dir):
+            raise EmptyLakeError(
+                f"no lake files under {lake_dir / 'binance'} (LAKE_DIR): run "
+                "`python -m loaders.binance --symbols ... --intervals ...` first"
+            )
+
+    def configure_connection(self, conn: Any) -> None:
+        conn.create_function(LEASE_FUNCTION, lease, ["VARCHAR", "VARCHAR"], "VARCHAR", side_effects=True)
+
+    def configure_cursor(self, cursor: Any) -> None:
+        cursor.execute(f"set variable {SESSION_VARIABLE} = {_sql_string(os.getcwd())}")

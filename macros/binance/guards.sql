@@ -1,0 +1,62 @@
+{#- The lake contract as the dbt project sees it, and the validation of every var and environment value
+    that ends up in SQL (SPEC: failure and concurrency contract). tests/test_lake_contract.py checks
+    these lists against loaders/contract.py. -#}
+
+{% macro binance_contract() -%}
+    {{- return({
+        'markets': ['spot', 'um', 'cm'],
+        'daily_intervals': ['1s', '1m', '3m', '5m', '15m', '30m', '1h', '2h', '4h', '6h', '8h', '12h', '1d'],
+        'intervals': ['1s', '1m', '3m', '5m', '15m', '30m', '1h', '2h', '4h', '6h', '8h', '12h', '1d', '3d', '1w', '1mo'],
+    }) -}}
+{%- endmacro %}
+
+
+{% macro binance_fail(message) -%}
+    {{- exceptions.raise_compiler_error(message) -}}
+{%- endmacro %}
+
+
+{% macro binance_valid_identifier(value) -%}
+    {#- SPEC: an identifier is [A-Za-z_][A-Za-z0-9_]*, at most 63 characters (Postgres' limit). -#}
+    {{- return(modules.re.match('^[A-Za-z_][A-Za-z0-9_]{0,62}$', value | string) is not none) -}}
+{%- endmacro %}
+
+
+{% macro binance_whole_number(value, minimum) -%}
+    {%- set text = value | string | trim -%}
+    {{- return(text.isdigit() and text | int >= minimum) -}}
+{%- endmacro %}
+
+
+{% macro binance_validate_inputs() -%}
+    {#- on-run-start (first hook): every dbt var and environment value that reaches SQL, checked in one
+        line each before anything runs. -#}
+    {%- if execute -%}
+        {%- set interval = var('daily_source_interval') | string -%}
+        {%- if interval not in binance_contract().daily_intervals -%}
+            {{- binance_fail("var daily_source_interval " ~ (interval | tojson) ~ " is not a Binance interval with daily files ("
+                ~ binance_contract().daily_intervals | join(' ') ~ ")") -}}
+        {%- endif -%}
+        {%- if not binance_valid_identifier(var('export_schema')) -%}
+            {{- binance_fail("var export_schema " ~ (var('export_schema') | string | tojson)
+                ~ " is not an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters)") -}}
+        {%- endif -%}
+        {%- if not binance_whole_number(var('export_window_days'), 1) -%}
+            {{- binance_fail("var export_window_days " ~ (var('export_window_days') | string | tojson)
+                ~ " is not a whole number of days >= 1") -}}
+        {%- endif -%}
+        {%- if not binance_whole_number(var('staging_test_months'), 0) -%}
+            {{- binance_fail("var staging_test_months " ~ (var('staging_test_months') | string | tojson)
+                ~ " is not a whole number >= 0") -}}
+        {%- endif -%}
+        {%- set root = binance_lake_root_raw() -%}
+        {%- if "'" in root or '\\' in root -%}
+            {{- binance_fail("the lake root " ~ (root | tojson) ~ " (LAKE_DIR, or R2_BUCKET/R2_PREFIX for target r2) "
+                ~ "contains a quote or a backslash; use a path without them") -}}
+        {%- endif -%}
+        {%- if target.name == 'r2' and modules.re.match('^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$', env_var('R2_BUCKET', '') | trim) is none -%}
+            {{- binance_fail("R2_BUCKET " ~ (env_var('R2_BUCKET', '') | tojson) ~ " is not a bucket name (3-63 of a-z 0-9 . -)") -}}
+        {%- endif -%}
+    {%- endif -%}
+    select 1
+{%- endmacro %}

@@ -1,0 +1,46 @@
+{#- One row per market, symbol and UTC day with funding events: their sum, count and hours (a funding
+    event belongs to the day of its funding_at). Incremental on the fundingRate manifest. -#}
+{{ config(**binance_incremental_config()) }}
+-- depends_on: {{ ref('stg_binance__manifest') }}
+
+{%- set scope = [] -%}
+{%- set watermark = binance_manifest_watermark(['fundingRate']) if execute else 'null' -%}
+{%- if execute and is_incremental() -%}
+    {%- set scope = binance_changed_series(['fundingRate'], watermark) -%}
+{%- endif %}
+
+with
+
+funding as (
+
+    select *
+    from {{ ref('stg_binance__funding_rates') }}
+    where funding_at >= {{ binance_scope_min_date(scope) }}
+
+),
+
+scoped_funding as (
+
+    select *
+    from funding
+    where {{ binance_in_scope(scope, 'funding', 'funding_at') }}
+
+),
+
+final as (
+
+    select
+        market,
+        symbol,
+        cast(funding_at as date) as trade_date,
+        sum(funding_rate) as funding_rate_sum,
+        count(*) as funding_events,
+        cast(sum(funding_interval_hours) as bigint) as funding_hours,
+        {{ binance_built_at() }} as _built_at,
+        {{ watermark }} as _manifest_loaded_at
+    from scoped_funding
+    group by market, symbol, cast(funding_at as date)
+
+)
+
+select * from final

@@ -1,0 +1,2 @@
+{#- Index price candles of the lake, renamed, unique on (market, symbol, interval, open_at): see binance_stage_klines. -#}
+{{ binance_stage_klines('index_price_klines') }}
