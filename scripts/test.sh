@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh), lint, then run the whole test suite. Extra arguments go to pytest.
+# Set up (scripts/setup.sh), lint (scripts/lint.sh), then run the whole test suite. Extra arguments go to
+# pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
-.venv/bin/ruff check .
-.venv/bin/ruff format --check .
-.venv/bin/sqlfluff lint --disable-progress-bar models data-tests
+bash scripts/lint.sh
 .venv/bin/python -m pytest "$@"

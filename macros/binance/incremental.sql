@@ -16,8 +16,9 @@
 {% macro binance_manifest_watermark(datasets) -%}
     {#- The latest manifest loaded_at of `datasets` as a SQL literal ("null" without one). Read before the
         scope, which is then bounded by it: what arrives in between is the next run's. -#}
-    {%- if not execute or not graph.get('sources') -%}
-        {#- (A unit test's graph has no sources: its inputs are fixtures.) -#}
+    {%- if not execute or not graph.get('sources') or load_relation(ref('stg_binance__manifest')) is none -%}
+        {#- (A unit test's graph has no sources: its inputs are fixtures. `dbt compile` or sqlfluff on a
+            fresh warehouse has no manifest view yet; a build always creates it first.) -#}
         {{- return("cast(null as timestamp)") -}}
     {%- endif -%}
     {%- set latest = run_query("select cast(max(loaded_at) as varchar) from " ~ ref('stg_binance__manifest')
