@@ -14,7 +14,7 @@ archives as (
 final as (
 
     select
-        path,
+        lake_path,
         dataset,
         market,
         symbol,

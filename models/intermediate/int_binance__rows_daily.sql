@@ -2,7 +2,9 @@
     datasets without one), symbol and trade_date that has rows. The input of the coverage mart and of
     dim_symbols. Incremental on every manifest: a dataset's branch reads only the series (and, for
     kline-format datasets, the intervals) whose archives changed. -#}
-{{ config(**binance_incremental_config(unique_key=['dataset', 'market', 'interval', 'symbol', 'trade_date'])) }}
+{{ config(**binance_incremental_config(
+    unique_key=['dataset', 'market', 'interval', 'symbol', 'trade_date'],
+)) }}
 -- depends_on: {{ ref('stg_binance__manifest') }}
 
 {%- set branches = [
@@ -21,24 +23,25 @@ with
 {% for dataset, model, time_column, has_interval in branches %}
 {%- set scope = binance_changed_series([dataset], watermark, by_interval=has_interval)
     if execute and is_incremental() else [] %}
-{{ dataset | lower }}_rows as (
+    {{ dataset | lower }}_rows as (
 
-    select
-        '{{ dataset }}' as dataset,
-        market,
-        {{ '"interval"' if has_interval else "''" }} as "interval",
-        symbol,
-        cast({{ time_column }} as date) as trade_date,
-        count(*) as rows_present,
-        {{ 'cast(sum(funding_interval_hours) as bigint)' if dataset == 'fundingRate' else 'cast(null as bigint)' }}
-            as hours_present
-    from {{ ref(model) }} as rows_of_day
-    where
-        {{ time_column }} >= {{ binance_scope_min_date(scope) }}
-        and {{ binance_in_scope(scope, 'rows_of_day', time_column) }}
-    group by market, {{ '"interval", ' if has_interval }}symbol, cast({{ time_column }} as date)
+        select
+            '{{ dataset }}' as dataset,
+            market,
+            {{ '"interval"' if has_interval else "''" }} as "interval",
+            symbol,
+            cast({{ time_column }} as date) as trade_date,
+            count(*) as rows_present,
+            {{ 'cast(sum(funding_interval_hours) as bigint)' if dataset == 'fundingRate'
+                else 'cast(null as bigint)' }} as hours_present
+        -- The alias is what the scope filter of an incremental run refers to.
+        from {{ ref(model) }} as rows_of_day  -- noqa: AL05
+        where
+            {{ time_column }} >= {{ binance_scope_min_date(scope) }}
+            and {{ binance_in_scope(scope, 'rows_of_day', time_column) }}
+        group by market, {{ '"interval", ' if has_interval }}symbol, cast({{ time_column }} as date)
 
-),
+    ),
 
 {% endfor %}
 final as (

@@ -53,13 +53,42 @@ quote_matches as (
 
 ),
 
+symbol_datasets as (
+
+    select distinct
+        market,
+        symbol,
+        dataset
+    from rows_daily
+
+),
+
+symbol_intervals as (
+
+    select distinct
+        market,
+        symbol,
+        "interval"
+    from rows_daily
+    where "interval" != ''
+
+),
+
+lake_latest as (
+
+    -- The latest day of any series in the lake: a symbol without data in the 7 days before is inactive.
+    select max(last_date) as last_date
+    from symbols
+
+),
+
 datasets_loaded as (
 
     select
         market,
         symbol,
         {{ binance_string_agg('dataset', 'dataset') }} as datasets
-    from (select distinct market, symbol, dataset from rows_daily) as distinct_datasets
+    from symbol_datasets
     group by market, symbol
 
 ),
@@ -67,14 +96,17 @@ datasets_loaded as (
 intervals_loaded as (
 
     select
-        distinct_intervals.market,
-        distinct_intervals.symbol,
-        {{ binance_string_agg('distinct_intervals."interval"', 'coalesce(intervals.interval_seconds, 9999999999)') }}
+        symbol_intervals.market,
+        symbol_intervals.symbol,
+        -- Shortest first; 1mo has no fixed length and sorts last.
+        {{ binance_string_agg(
+            'symbol_intervals."interval"', 'coalesce(intervals.interval_seconds, 9999999999)'
+        ) }}
             as intervals
-    from (select distinct market, symbol, "interval" from rows_daily where "interval" != '') as distinct_intervals
+    from symbol_intervals
     left join intervals
-        on distinct_intervals."interval" = intervals.interval_code
-    group by distinct_intervals.market, distinct_intervals.symbol
+        on symbol_intervals."interval" = intervals.interval_code
+    group by symbol_intervals.market, symbol_intervals.symbol
 
 ),
 
@@ -90,10 +122,11 @@ final as (
         quote_matches.quote_asset,
         symbols.first_date,
         symbols.last_date,
-        symbols.last_date >= {{ binance_add_days('(select max(last_date) from symbols)', -7) }} as is_active,
+        symbols.last_date >= {{ binance_add_days('lake_latest.last_date', -7) }} as is_active,
         datasets_loaded.datasets,
         coalesce(intervals_loaded.intervals, '') as intervals
     from symbols
+    cross join lake_latest
     left join quote_matches
         on
             symbols.market = quote_matches.market

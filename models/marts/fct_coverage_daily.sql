@@ -3,9 +3,12 @@
     whether the day is complete, incomplete or missing, with the known Binance outage that explains
     it (SPEC: "Symbol universe and coverage"). Incremental: the series of changed (market, symbol)
     pairs are recomputed and rewritten whole (a new month after a gap adds missing days before it). -#}
-{{ config(**binance_incremental_config(unique_key=['dataset', 'market', 'interval', 'symbol', 'trade_date'])) }}
+{{ config(**binance_incremental_config(
+    unique_key=['dataset', 'market', 'interval', 'symbol', 'trade_date'],
+)) }}
 
-{%- set scope = binance_changed_upstream(ref('int_binance__rows_daily')) if execute and is_incremental() else [] %}
+{%- set scope = binance_changed_upstream(ref('int_binance__rows_daily'))
+    if execute and is_incremental() else [] %}
 
 with
 
@@ -62,11 +65,14 @@ calendar as (
         series.first_day_number,
         cast(spine.trade_date as date) as trade_date
     from series
-    cross join {{ binance_unnest(binance_date_spine('series.first_date', 'series.last_date'), 'spine', 'trade_date') }}
+    cross join
+        {{ binance_unnest(
+            binance_date_spine('series.first_date', 'series.last_date'), 'spine', 'trade_date'
+        ) }}
 
 ),
 
-days as (
+calendar_rows as (
 
     select
         calendar.dataset,
@@ -102,7 +108,7 @@ with_funding_pace as (
             'cast(hours_present as double) / nullif(rows_present, 0)',
             'partition by dataset, market, "interval", symbol order by trade_date'
         ) }} as hours_per_event
-    from days
+    from calendar_rows
 
 ),
 
@@ -114,7 +120,9 @@ expected as (
             when dataset = 'metrics' then 288
             when dataset = 'aggTrades' then cast(null as bigint)
             when dataset = 'fundingRate'
-                then rows_present + cast(ceil(greatest(24 - coalesce(hours_present, 0), 0) / hours_per_event) as bigint)
+                then
+                    rows_present
+                    + cast(ceil(greatest(24 - coalesce(hours_present, 0), 0) / hours_per_event) as bigint)
             when candles_per_day is not null then candles_per_day
             -- Candles longer than a day (3d, 1w, 1mo) count on the day they open.
             when "interval" = '1mo' then case when extract(day from trade_date) = 1 then 1 else 0 end
@@ -152,9 +160,14 @@ explained as (
         on
             ' ' || outages.markets || ' ' like '% ' || with_status.market || ' %'
             and outages.starts_at < {{ binance_add_days('with_status.trade_date', 1) }}
-            and outages.ends_at > with_status.trade_date
+            and with_status.trade_date < outages.ends_at
     where with_status.status != 'complete'
-    group by with_status.dataset, with_status.market, with_status."interval", with_status.symbol, with_status.trade_date
+    group by
+        with_status.dataset,
+        with_status.market,
+        with_status."interval",
+        with_status.symbol,
+        with_status.trade_date
 
 ),
 

@@ -33,23 +33,38 @@ prices as (
 
 ),
 
-days as (
+futures_days as (
 
     -- Every day of the series to rebuild that has any derivatives data (whole history).
-    select market, symbol, trade_date from funding where {{ binance_in_scope(scope, 'funding') }}
+    select
+        market,
+        symbol,
+        trade_date
+    from funding
+    where {{ binance_in_scope(scope, 'funding') }}
     union
-    select market, symbol, trade_date from metrics where {{ binance_in_scope(scope, 'metrics') }}
+    select
+        market,
+        symbol,
+        trade_date
+    from metrics
+    where {{ binance_in_scope(scope, 'metrics') }}
     union
-    select market, symbol, trade_date from prices where {{ binance_in_scope(scope, 'prices') }}
+    select
+        market,
+        symbol,
+        trade_date
+    from prices
+    where {{ binance_in_scope(scope, 'prices') }}
 
 ),
 
 joined as (
 
     select
-        days.market,
-        days.symbol,
-        days.trade_date,
+        futures_days.market,
+        futures_days.symbol,
+        futures_days.trade_date,
         funding.funding_rate_sum,
         coalesce(funding.funding_events, 0) as funding_events,
         funding.funding_hours,
@@ -64,13 +79,22 @@ joined as (
         metrics.account_ratio,
         metrics.taker_buy_sell_ratio,
         coalesce(metrics.metrics_rows, 0) as metrics_rows
-    from days
+    from futures_days
     left join funding
-        on days.market = funding.market and days.symbol = funding.symbol and days.trade_date = funding.trade_date
+        on
+            futures_days.market = funding.market
+            and futures_days.symbol = funding.symbol
+            and futures_days.trade_date = funding.trade_date
     left join metrics
-        on days.market = metrics.market and days.symbol = metrics.symbol and days.trade_date = metrics.trade_date
+        on
+            futures_days.market = metrics.market
+            and futures_days.symbol = metrics.symbol
+            and futures_days.trade_date = metrics.trade_date
     left join prices
-        on days.market = prices.market and days.symbol = prices.symbol and days.trade_date = prices.trade_date
+        on
+            futures_days.market = prices.market
+            and futures_days.symbol = prices.symbol
+            and futures_days.trade_date = prices.trade_date
 
 ),
 
@@ -97,7 +121,8 @@ final as (
         funding_rate_sum,
         funding_events,
         funding_hours,
-        case when funding_hours > 0 then funding_rate_sum / funding_hours * 24 * 365 end as funding_rate_annualized,
+        case when funding_hours > 0 then funding_rate_sum / funding_hours * 24 * 365 end
+            as funding_rate_annualized,
         mark_close,
         index_close,
         premium_close,
@@ -111,7 +136,9 @@ final as (
         taker_buy_sell_ratio,
         metrics_rows,
         case
-            when open_interest > 0 and previous_open_interest > 0 then ln(open_interest / previous_open_interest)
+            when
+                open_interest > 0 and previous_open_interest > 0
+                then ln(open_interest / previous_open_interest)
         end as oi_change_1d,
         {{ binance_built_at() }} as _built_at
     from with_previous_day

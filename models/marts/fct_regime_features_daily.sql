@@ -297,8 +297,12 @@ derivatives_windowed as (
                 then ln(open_interest / first_value(open_interest) over day_7_ago)
         end as oi_change_7d,
         case
-            when count(premium_close) over last_30_days = 30 and stddev_samp(premium_close) over last_30_days > 0
-                then (premium_close - avg(premium_close) over last_30_days) / stddev_samp(premium_close) over last_30_days
+            when
+                count(premium_close) over last_30_days = 30
+                and stddev_samp(premium_close) over last_30_days > 0
+                then
+                    (premium_close - avg(premium_close) over last_30_days)
+                    / stddev_samp(premium_close) over last_30_days
         end as premium_zscore_30d
     from derivatives_series
     window
@@ -354,11 +358,13 @@ leverage_matches as (
             and with_derivatives.oi_change_7d is not null
             and (
                 leverage_thresholds.funding_rate_7d_annualized_above is null
-                or with_derivatives.funding_rate_7d_annualized > leverage_thresholds.funding_rate_7d_annualized_above
+                or with_derivatives.funding_rate_7d_annualized
+                > leverage_thresholds.funding_rate_7d_annualized_above
             )
             and (
                 leverage_thresholds.funding_rate_7d_annualized_below is null
-                or with_derivatives.funding_rate_7d_annualized < leverage_thresholds.funding_rate_7d_annualized_below
+                or with_derivatives.funding_rate_7d_annualized
+                < leverage_thresholds.funding_rate_7d_annualized_below
             )
             and (
                 leverage_thresholds.oi_change_7d_above is null
@@ -410,7 +416,9 @@ final as (
         on
             with_derivatives.trend_30d is not null
             and with_derivatives.volatility_30d is not null
-            and (thresholds.trend_30d_above is null or with_derivatives.trend_30d > thresholds.trend_30d_above)
+            and (
+                thresholds.trend_30d_above is null or with_derivatives.trend_30d > thresholds.trend_30d_above
+            )
             and (
                 thresholds.trend_30d_at_most is null
                 or with_derivatives.trend_30d <= thresholds.trend_30d_at_most

@@ -1,2 +1,3 @@
-{#- Index price candles of the lake, renamed, unique on (market, symbol, interval, open_at): see binance_stage_klines. -#}
+{#- Index price candles of the lake, renamed, unique on (market, symbol, interval, open_at):
+    see binance_stage_klines. -#}
 {{ binance_stage_klines('index_price_klines') }}

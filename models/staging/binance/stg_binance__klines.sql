@@ -1,2 +1,3 @@
-{#- Candles of the lake, renamed, unique on (market, symbol, interval, open_at): see binance_stage_klines. -#}
+{#- Candles of the lake, renamed, unique on (market, symbol, interval, open_at):
+    see binance_stage_klines. -#}
 {{ binance_stage_klines('klines') }}

@@ -21,13 +21,13 @@ lake_files as (
         {%- do datasets.append(node.name) -%}
     {%- endfor %}
     {%- for table_name in datasets %}
-        select substr(file, length('{{ binance_lake_root() }}/') + 1) as path
+        select substr(file, length('{{ binance_lake_root() }}/') + 1) as lake_path
         from glob({{ binance_sql_string(binance_dataset_glob(table_name)) }})
         {%- if not loop.last %}
             union all
         {%- endif %}
     {%- else %}
-        select cast(null as varchar) as path where false
+        select cast(null as varchar) as lake_path where false
     {%- endfor %}
 
 ),
@@ -35,7 +35,7 @@ lake_files as (
 recorded as (
 
     select
-        path,
+        "path" as lake_path,
         -- Manifests written before datasets existed are klines' (their file is klines.parquet).
         coalesce(dataset, regexp_extract(filename, '([^/]+)[.]parquet$', 1)) as dataset,
         market,
@@ -55,20 +55,20 @@ recorded as (
 unrecorded as (
 
     select
-        path,
-        regexp_extract(path, '{{ path_pattern }}', 1) as dataset,
-        regexp_extract(path, '{{ path_pattern }}', 2) as market,
-        regexp_extract(path, '{{ path_pattern }}', 5) as symbol,
-        regexp_extract(path, '{{ path_pattern }}', 4) as "interval",
-        regexp_extract(path, '{{ path_pattern }}', 6) as period,
-        case when length(regexp_extract(path, '{{ path_pattern }}', 6)) = 10 then 'daily' else 'monthly' end as kind,
+        lake_path,
+        regexp_extract(lake_path, '{{ path_pattern }}', 1) as dataset,
+        regexp_extract(lake_path, '{{ path_pattern }}', 2) as market,
+        regexp_extract(lake_path, '{{ path_pattern }}', 5) as symbol,
+        regexp_extract(lake_path, '{{ path_pattern }}', 4) as "interval",
+        regexp_extract(lake_path, '{{ path_pattern }}', 6) as period,
+        case when length(regexp_extract(lake_path, '{{ path_pattern }}', 6)) = 10 then 'daily' else 'monthly' end as kind,
         cast(null as bigint) as row_count,
         cast(null as timestamp) as first_row_at,
         cast(null as timestamp) as last_row_at,
         cast(null as timestamp) as loaded_at,
         false as is_recorded
     from lake_files
-    where path not in (select recorded.path from recorded)
+    where lake_path not in (select recorded.lake_path from recorded)
 
 ),
 

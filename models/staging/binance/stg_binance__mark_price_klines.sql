@@ -1,2 +1,3 @@
-{#- Mark price candles of the lake, renamed, unique on (market, symbol, interval, open_at): see binance_stage_klines. -#}
+{#- Mark price candles of the lake, renamed, unique on (market, symbol, interval, open_at):
+    see binance_stage_klines. -#}
 {{ binance_stage_klines('mark_price_klines') }}

@@ -1,2 +1,3 @@
-{#- Premium index candles of the lake, renamed, unique on (market, symbol, interval, open_at): see binance_stage_klines. -#}
+{#- Premium index candles of the lake, renamed, unique on (market, symbol, interval, open_at):
+    see binance_stage_klines. -#}
 {{ binance_stage_klines('premium_index_klines') }}
