@@ -48,6 +48,7 @@ def test_build_without_klines_fails_with_one_clear_line(
     assert any("lake" in ln.lower() and str(lake) in ln for ln in hint), hint
     assert not any("Traceback" in ln for ln in lines)
     assert not (lake / "binance" / "klines" / "market=spot").exists(), "dbt must not write into the lake"
+    assert not (tmp_path / "w.duckdb").exists(), "a failed first build must not leave an empty warehouse file"
 
 
 def _doctored_1d_zip(source: Path) -> bytes:

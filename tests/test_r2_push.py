@@ -240,11 +240,11 @@ def test_delete_refuses_an_empty_lake(tmp_path: Path, s3_server: S3Server, s3_bu
     (tmp_path / "empty").mkdir()
     env = {**s3_server.env(s3_bucket, PREFIX), "LAKE_DIR": str(tmp_path / "empty")}
     out = run_cli("push", "--delete", env=env)
-    assert out.returncode == 1
+    assert out.returncode == 2  # bad input, like a missing variable
     assert "holds no files" in out.stderr
     assert list(s3_server.objects(s3_bucket)) == ["mirror/v1/keep.parquet"]
     missing = run_cli("push", "--lake", str(tmp_path / "nope"), env=env)
-    assert missing.returncode == 1 and f"lake {tmp_path / 'nope'} does not exist" in missing.stderr
+    assert missing.returncode == 2 and f"lake {tmp_path / 'nope'} does not exist" in missing.stderr
 
 
 def test_multipart_upload_and_an_interrupted_one(

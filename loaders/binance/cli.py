@@ -135,7 +135,7 @@ def setup_logging(quiet: bool) -> None:
     logger.handlers[:] = [_TqdmHandler()]
     logger.handlers[0].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
-    logger.propagate = False  # not also through a root handler: one line per record
+    # No root handler is configured (no basicConfig), so each record is printed once, by this handler.
 
 
 def _terminate(signum: int, frame: object) -> None:

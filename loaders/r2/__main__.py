@@ -70,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             workers=args.workers,
             progress=False if args.no_progress else None,
         )
+    except R2ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except R2Error as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

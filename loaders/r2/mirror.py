@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from loaders import config, contract
-from loaders.r2.settings import R2Error, R2Settings
+from loaders.r2.settings import R2ConfigError, R2Error, R2Settings
 
 CONTENT_TYPES = {".parquet": "application/vnd.apache.parquet", ".json": "application/json"}
 HASH_BLOCK = 1 << 20
@@ -67,7 +67,6 @@ class PushSummary:
     failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
     dry_run: bool = False
-    plan: Plan | None = None
 
     def line(self) -> str:
         verb = "would upload" if self.dry_run else "uploaded"
@@ -424,13 +423,13 @@ def push(
 
     started = time.perf_counter()
     started_at = datetime.now(timezone.utc)
-    if not lake.is_dir():
-        raise R2Error(
+    if not lake.is_dir():  # bad input (exit 2), like a missing variable
+        raise R2ConfigError(
             f"lake {lake} does not exist (set LAKE_DIR or --lake; run python -m loaders.binance first)"
         )
     local = scan_lake(lake)
     if delete and not local:
-        raise R2Error(
+        raise R2ConfigError(
             f"lake {lake} holds no files: refusing --delete, which would empty s3://{settings.bucket}/{settings.prefix}"
         )
 
@@ -439,9 +438,7 @@ def push(
     state = State(lake / config.R2_STATE_FILE, f"{settings.endpoint_url}|{settings.bucket}")
     remote = {o.key: o for o in list_remote(client, settings)}
     plan = plan_push(client, settings, local, remote, state, delete, workers)
-    summary = PushSummary(
-        dry_run=dry_run, plan=plan, skipped=len(plan.skip), remote_only=len(plan.remote_only)
-    )
+    summary = PushSummary(dry_run=dry_run, skipped=len(plan.skip), remote_only=len(plan.remote_only))
     summary.aborted_multipart = abort_stale_multipart(client, settings, started_at, dry_run)
 
     if dry_run:

@@ -11,6 +11,12 @@
 {%- endmacro %}
 
 
+{% macro binance_shown(value) -%}
+    {#- A value as the user typed it, in double quotes, for an error message. -#}
+    {{- return('"' ~ (value | string) ~ '"') -}}
+{%- endmacro %}
+
+
 {% macro binance_fail(message) -%}
     {{- exceptions.raise_compiler_error(message) -}}
 {%- endmacro %}
@@ -34,28 +40,28 @@
     {%- if execute -%}
         {%- set interval = var('daily_source_interval') | string -%}
         {%- if interval not in binance_contract().daily_intervals -%}
-            {{- binance_fail("var daily_source_interval " ~ (interval | tojson) ~ " is not a Binance interval with daily files ("
+            {{- binance_fail("var daily_source_interval " ~ binance_shown(interval) ~ " is not a Binance interval with daily files ("
                 ~ binance_contract().daily_intervals | join(' ') ~ ")") -}}
         {%- endif -%}
         {%- if not binance_valid_identifier(var('export_schema')) -%}
-            {{- binance_fail("var export_schema " ~ (var('export_schema') | string | tojson)
+            {{- binance_fail("var export_schema " ~ binance_shown(var('export_schema'))
                 ~ " is not an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters)") -}}
         {%- endif -%}
         {%- if not binance_whole_number(var('export_window_days'), 1) -%}
-            {{- binance_fail("var export_window_days " ~ (var('export_window_days') | string | tojson)
+            {{- binance_fail("var export_window_days " ~ binance_shown(var('export_window_days'))
                 ~ " is not a whole number of days >= 1") -}}
         {%- endif -%}
         {%- if not binance_whole_number(var('staging_test_months'), 0) -%}
-            {{- binance_fail("var staging_test_months " ~ (var('staging_test_months') | string | tojson)
+            {{- binance_fail("var staging_test_months " ~ binance_shown(var('staging_test_months'))
                 ~ " is not a whole number >= 0") -}}
         {%- endif -%}
         {%- set root = binance_lake_root_raw() -%}
         {%- if "'" in root or '\\' in root -%}
-            {{- binance_fail("the lake root " ~ (root | tojson) ~ " (LAKE_DIR, or R2_BUCKET/R2_PREFIX for target r2) "
+            {{- binance_fail("the lake root " ~ binance_shown(root) ~ " (LAKE_DIR, or R2_BUCKET/R2_PREFIX for target r2) "
                 ~ "contains a quote or a backslash; use a path without them") -}}
         {%- endif -%}
         {%- if target.name == 'r2' and modules.re.match('^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$', env_var('R2_BUCKET', '') | trim) is none -%}
-            {{- binance_fail("R2_BUCKET " ~ (env_var('R2_BUCKET', '') | tojson) ~ " is not a bucket name (3-63 of a-z 0-9 . -)") -}}
+            {{- binance_fail("R2_BUCKET " ~ binance_shown(env_var('R2_BUCKET', '')) ~ " is not a bucket name (3-63 of a-z 0-9 . -)") -}}
         {%- endif -%}
     {%- endif -%}
     select 1

@@ -45,7 +45,7 @@
 
   {%- set pg_schema = (schema or var('export_schema', 'analytics')) | string -%}
   {%- if not binance_valid_identifier(pg_schema) -%}
-    {{- exceptions.raise_compiler_error('export_to_postgres: schema ' ~ (pg_schema | tojson) ~ ' is not an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters)') -}}
+    {{- exceptions.raise_compiler_error('export_to_postgres: schema ' ~ binance_shown(pg_schema) ~ ' is not an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters)') -}}
   {%- endif -%}
   {%- set days = export_to_postgres__window_days(window_days, meta) -%}
   {%- set date_column = meta.get('export_date_column', 'trade_date') -%}
