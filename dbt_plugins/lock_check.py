@@ -33,10 +33,10 @@ except ImportError:  # pragma: no cover - exercised on Windows only
 _FLOCK_FORMAT = "hhqqi4x"  # l_type, l_whence, l_start, l_len, l_pid (+ padding)
 _CHECKED = fcntl is not None and sys.platform.startswith("linux") and struct.calcsize("q") == 8
 
-# What the user should do, appended to every lock error (README: "Use it: docs site and BI tools").
+# What the user should do, appended to every lock error (docs/bi.md).
 _ADVICE = (
     "close it there (BI tool, notebook, duckdb CLI) and re-run, or build a copy with "
-    "DUCKDB_PATH=build/warehouse.duckdb and swap it in (README: build-then-swap)"
+    "DUCKDB_PATH=build/warehouse.duckdb and swap it in (docs/bi.md: build-then-swap)"
 )
 
 

@@ -1,10 +1,10 @@
 """BI access to the warehouse file, tried as a user would: real clients in other processes, started
 from another working directory, reading read-only; and the one-line failure of `dbt build` while a
-reader holds the file, then the build-then-swap pattern the README recommends instead.
+reader holds the file, then the build-then-swap pattern docs/bi.md recommends instead.
 
 Clients: the `duckdb` command-line client (PyPI `duckdb-cli`, same version as the duckdb library, so
 the same storage format) and SQLAlchemy through `duckdb-engine`, which is what Superset and other
-SQLAlchemy-based BI tools use. README: "Use it: docs site and BI tools".
+SQLAlchemy-based BI tools use. docs/bi.md.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ SQLALCHEMY_CLIENT = textwrap.dedent(
     import json, sys
     import sqlalchemy as sa
 
-    # The URI a user pastes into Superset ("SQLAlchemy URI"), per the README.
+    # The URI a user pastes into Superset ("SQLAlchemy URI"), per docs/bi.md.
     engine = sa.create_engine(sys.argv[1])
     with engine.connect() as con:
         tables = sa.inspect(con).get_table_names(schema="main")
@@ -231,7 +231,7 @@ def test_sqlalchemy_duckdb_engine_reads_marts_like_superset(built_warehouse, tmp
 
 # --- dbt build while a BI tool holds the file, and build-then-swap -------------------------------------
 
-# README "Use it: docs site and BI tools", verbatim but for dbt's project/profiles/target options (the
+# docs/bi.md, verbatim but for dbt's project/profiles/target options (the
 # test runs from a temp folder, not the repository) and the venv's dbt.
 SWAP_COMMAND = (
     "mkdir -p build && cp warehouse.duckdb build/warehouse.duckdb"
@@ -263,7 +263,7 @@ def test_build_while_reader_holds_file_fails_in_one_line_then_build_and_swap(
         assert "Conflicting lock" not in output  # DuckDB's own paragraph never got that far
         assert live.stat().st_mtime_ns == before.st_mtime_ns  # nothing was written
 
-        # 2. The README's build-then-swap: copy, build the copy (incrementally), rename it over the live file.
+        # 2. docs/bi.md's build-then-swap: copy, build the copy (incrementally), rename it over the live file.
         swap = subprocess.run(
             ["bash", "-c", SWAP_COMMAND],
             cwd=serving,
