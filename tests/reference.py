@@ -406,3 +406,242 @@ def mismatches(
             if not close_enough(e, a, rel=rel):
                 problems.append(f"{d} {col}: expected {e!r}, mart has {a!r}")
     return problems
+
+
+# --- fct_derivatives_daily, the derivatives features, fct_trade_flow_daily --------------------------------
+
+DERIVATIVES_COLUMNS = (
+    "funding_rate_sum",
+    "funding_events",
+    "funding_hours",
+    "funding_rate_annualized",
+    "mark_close",
+    "index_close",
+    "premium_close",
+    "premium_mean",
+    "basis",
+    "open_interest",
+    "open_interest_value",
+    "top_trader_account_ratio",
+    "top_trader_position_ratio",
+    "account_ratio",
+    "taker_buy_sell_ratio",
+    "metrics_rows",
+    "oi_change_1d",
+)
+DERIVATIVE_FEATURE_COLUMNS = (
+    "funding_rate_7d_annualized",
+    "oi_change_7d",
+    "premium_zscore_30d",
+    "basis",
+    "leverage_regime",
+)
+TRADE_FLOW_COLUMNS = (
+    "agg_trade_count",
+    "trade_count",
+    "taker_buy_quantity",
+    "taker_sell_quantity",
+    "taker_buy_quote",
+    "taker_sell_quote",
+    "order_flow_imbalance",
+    "vwap",
+    "missing_agg_trade_ids",
+)
+EPOCH = datetime(1970, 1, 1)
+
+
+def data_rows(path: Path) -> list[list[str]]:
+    """The CSV rows of an archive without its header (a header's first field does not start with a digit)."""
+    rows = [r for r in csv.reader(io.StringIO(_csv_text(path))) if r and r[0].strip()]
+    return rows[1:] if rows and not rows[0][0].strip()[:1].isdigit() else rows
+
+
+def _utc(epoch: int) -> datetime:
+    """ms or µs epoch -> naive UTC datetime."""
+    return EPOCH + timedelta(microseconds=epoch if epoch >= MICROSECOND_THRESHOLD else epoch * 1000)
+
+
+def funding_daily(paths: Iterable[Path]) -> dict[date, dict]:
+    """Per UTC date of calc_time: the sum of the rates, the events and their hours."""
+    out: dict[date, dict] = {}
+    for path in paths:
+        for calc_time, hours, rate in data_rows(Path(path)):
+            d = _utc(int(calc_time)).date()
+            row = out.setdefault(d, {"funding_rate_sum": 0.0, "funding_events": 0, "funding_hours": 0})
+            row["funding_rate_sum"] += float(rate)
+            row["funding_events"] += 1
+            row["funding_hours"] += int(hours)
+    return out
+
+
+def metrics_daily(paths: Iterable[Path]) -> dict[date, dict]:
+    """Per UTC date of create_time: the last row's values, the mean non-empty taker ratio, the rows."""
+    by_day: dict[date, list[tuple[datetime, list[str]]]] = {}
+    for path in paths:
+        for row in data_rows(Path(path)):
+            t = datetime.strptime(row[0], "%Y-%m-%d %H:%M:%S")
+            by_day.setdefault(t.date(), []).append((t, row))
+
+    def num(text: str) -> float | None:
+        return float(text) if text.strip() else None
+
+    out = {}
+    for d, rows in by_day.items():
+        _, last = max(rows)
+        takers = [num(r[7]) for _, r in rows if num(r[7]) is not None]
+        out[d] = {
+            "open_interest": num(last[2]),
+            "open_interest_value": num(last[3]),
+            "top_trader_account_ratio": num(last[4]),
+            "top_trader_position_ratio": num(last[5]),
+            "account_ratio": num(last[6]),
+            "taker_buy_sell_ratio": sum(takers) / len(takers) if takers else None,
+            "metrics_rows": len(rows),
+        }
+    return out
+
+
+def price_daily(mark: Iterable[Path], index: Iterable[Path], premium: Iterable[Path]) -> dict[date, dict]:
+    """Per UTC date: the close of the last candle of each series, and the mean premium close."""
+    out: dict[date, dict] = {}
+    for name, paths in (("mark", mark), ("index", index), ("premium", premium)):
+        candles = read_candles(paths)
+        for i, d in enumerate(candles.trade_dates()):  # sorted by open_time: the last one wins
+            row = out.setdefault(d, {})
+            row[f"{name}_close"] = float(candles.close[i])
+            if name == "premium":
+                row.setdefault("_premiums", []).append(float(candles.close[i]))
+    for row in out.values():
+        premiums = row.pop("_premiums", None)
+        row["premium_mean"] = sum(premiums) / len(premiums) if premiums else None
+    return out
+
+
+def derivatives_daily(
+    funding: Mapping[date, dict], metrics: Mapping[date, dict], prices: Mapping[date, dict]
+) -> dict[date, dict]:
+    """fct_derivatives_daily of one (market, symbol), from the three per-day tables above."""
+    out = {}
+    for d in sorted(set(funding) | set(metrics) | set(prices)):
+        f, m, p = funding.get(d, {}), metrics.get(d, {}), prices.get(d, {})
+        hours = f.get("funding_hours")
+        row = {
+            "funding_rate_sum": f.get("funding_rate_sum"),
+            "funding_events": f.get("funding_events", 0),
+            "funding_hours": hours,
+            "funding_rate_annualized": f["funding_rate_sum"] / hours * 24 * 365 if hours else None,
+            "mark_close": p.get("mark_close"),
+            "index_close": p.get("index_close"),
+            "premium_close": p.get("premium_close"),
+            "premium_mean": p.get("premium_mean"),
+            "metrics_rows": m.get("metrics_rows", 0),
+        }
+        mark, index = row["mark_close"], row["index_close"]
+        row["basis"] = mark / index - 1 if mark is not None and index else None
+        for col in (
+            "open_interest",
+            "open_interest_value",
+            "top_trader_account_ratio",
+            "top_trader_position_ratio",
+            "account_ratio",
+            "taker_buy_sell_ratio",
+        ):
+            row[col] = m.get(col)
+        out[d] = row
+    for d, row in out.items():
+        prev = out.get(d - timedelta(days=1), {}).get("open_interest")
+        oi = row["open_interest"]
+        row["oi_change_1d"] = math.log(oi / prev) if oi and prev else None
+    return out
+
+
+@dataclass(frozen=True)
+class LeverageRule:
+    """One row of the leverage thresholds seed; bounds are strict, empty ones open."""
+
+    priority: int
+    leverage_regime: str
+    funding_above: float | None = None
+    funding_below: float | None = None
+    oi_above: float | None = None
+    oi_below: float | None = None
+
+    def matches(self, funding: float, oi_change: float) -> bool:
+        return (
+            (self.funding_above is None or funding > self.funding_above)
+            and (self.funding_below is None or funding < self.funding_below)
+            and (self.oi_above is None or oi_change > self.oi_above)
+            and (self.oi_below is None or oi_change < self.oi_below)
+        )
+
+
+def derivative_features(
+    derivatives: Mapping[date, dict], dates: Iterable[date], rules: Sequence[LeverageRule]
+) -> dict[date, dict]:
+    """The futures columns of fct_regime_features_daily for the given days of one symbol's futures data."""
+    annualized = {d: r["funding_rate_annualized"] for d, r in derivatives.items()}
+    premium = {d: r["premium_close"] for d, r in derivatives.items()}
+    out = {}
+    for d in dates:
+        row = derivatives.get(d, {})
+        w = _window(annualized, d, 7)
+        funding = None if w is None else float(np.mean(w))
+        oi, back = row.get("open_interest"), derivatives.get(d - timedelta(days=7), {}).get("open_interest")
+        oi_change = math.log(oi / back) if oi and back else None
+        w = _window(premium, d, 30)
+        zscore = None
+        if w is not None and _sample_std(w) > 0:
+            zscore = (premium[d] - float(np.mean(w))) / _sample_std(w)
+        regime = None
+        if funding is not None and oi_change is not None:
+            regime = next(
+                r.leverage_regime
+                for r in sorted(rules, key=lambda r: r.priority)
+                if r.matches(funding, oi_change)
+            )
+        out[d] = {
+            "funding_rate_7d_annualized": funding,
+            "oi_change_7d": oi_change,
+            "premium_zscore_30d": zscore,
+            "basis": row.get("basis"),
+            "leverage_regime": regime,
+        }
+    return out
+
+
+def trade_flow_daily(paths: Iterable[Path]) -> dict[date, dict]:
+    """fct_trade_flow_daily of one (market, symbol) from its aggTrades archives (rows unique on id)."""
+    trades: dict[int, tuple] = {}
+    for path in paths:
+        for row in data_rows(Path(path)):
+            trades[int(row[0])] = (
+                float(row[1]),
+                float(row[2]),
+                int(row[3]),
+                int(row[4]),
+                int(row[5]),
+                row[6],
+            )
+    by_day: dict[date, list[tuple]] = {}
+    for agg_id in sorted(trades):
+        price, qty, first, last, t, maker = trades[agg_id]
+        by_day.setdefault(_utc(t).date(), []).append(
+            (agg_id, price, qty, first, last, maker.strip() == "true")
+        )
+    out = {}
+    for d, rows in by_day.items():
+        buy = sum(q for _, _, q, _, _, m in rows if not m)
+        sell = sum(q for _, _, q, _, _, m in rows if m)
+        ids = [r[0] for r in rows]
+        out[d] = {
+            "agg_trade_count": len(rows),
+            "trade_count": sum(last - first + 1 for _, _, _, first, last, _ in rows),
+            "taker_buy_quantity": buy,
+            "taker_sell_quantity": sell,
+            "taker_buy_quote": sum(p * q for _, p, q, _, _, m in rows if not m),
+            "taker_sell_quote": sum(p * q for _, p, q, _, _, m in rows if m),
+            "order_flow_imbalance": (buy - sell) / (buy + sell) if buy + sell else None,
+            "vwap": sum(p * q for _, p, q, *_ in rows) / sum(q for _, _, q, *_ in rows),
+            "missing_agg_trade_ids": max(ids) - min(ids) + 1 - len(ids),
+        }
+    return out

@@ -15,7 +15,7 @@ from tests.dbt_helpers import MART_DAILY
 from tests.fixtures.binance_server import BinanceServer
 from tests.fixtures.dbt import run_dbt
 from tests.fixtures.paths import SHARED_BINANCE, require_shared
-from tests.fixtures.warehouse import ArchiveTree, BuiltWarehouse, load_tree
+from tests.fixtures.warehouse import ArchiveTree, BuiltWarehouse, Load, load_tree
 
 pytestmark = pytest.mark.slow
 
@@ -91,7 +91,7 @@ def test_reconciliation_fails_when_a_1d_candle_disagrees(tmp_path: Path) -> None
     )
     lake = tmp_path / "lake"
     with BinanceServer(tree.root) as server:
-        load_tree(server, lake, {"spot": (["BTCUSDT"], ["1h", "1d"])})
+        load_tree(server, lake, [Load("spot", "klines", ("BTCUSDT",), ("1h", "1d"))])
 
     run = run_dbt("build", lake_dir=lake, duckdb_path=tmp_path / "w.duckdb", work_dir=tmp_path / "work")
     statuses = run.statuses()
