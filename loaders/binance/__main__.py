@@ -50,4 +50,8 @@ from loaders.binance.cli import main  # noqa: E402
 
 # Objects made by the imports live for the whole run; the collector need not scan them again.
 gc.freeze()
-sys.exit(main())
+try:
+    sys.exit(main())
+except BrokenPipeError:  # `status | head`: the reader left; no traceback
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(1)

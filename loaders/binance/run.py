@@ -253,6 +253,7 @@ class _Run:
         self.base_checked = False
         # Monthly archives (with their new file, if not in place yet) that replace daily files.
         self.replacing: list[tuple[Archive, _Done | None]] = []
+        self.symbols: list[str] = []
         self.handled: set[Future[_Done]] = set()
         self.bar = tqdm(
             unit="archive",
@@ -291,7 +292,7 @@ class _Run:
     # --- execution --------------------------------------------------------------------------------------
 
     def execute(self) -> LoadSummary:
-        symbols = self._symbols()
+        symbols = self.symbols = self._symbols()
         self.summary.symbols = len(symbols)
         series = [(s, i) for s in symbols for i in self.req.intervals]
         streaming = self.req.symbols is None and not self.dry_run
@@ -346,14 +347,17 @@ class _Run:
         return self.summary
 
     def _after_listing(self, found: dict[tuple[str, str], list[Archive]]) -> list[Archive]:
-        """All listings are in: unknown symbols are bad input; missing intervals are warnings."""
+        """All listings are in: an unknown symbol the user typed is bad input; missing intervals are
+        warnings (with --symbols ALL a symbol may lack an interval, or only have archives outside the
+        window: it is skipped)."""
         listed: list[Archive] = []
-        for symbol in self.req.symbols or ():
+        for symbol in self.symbols:
             missing = [i for i in self.req.intervals if not found[symbol, i]]
-            if len(missing) == len(self.req.intervals):
-                raise BadInput(f"unknown symbol {symbol!r}: no {self.req.describe()} archives")
-            for interval in missing:
-                log.warning("no %s %s %s archives are published", self.req.market, symbol, interval)
+            if self.req.symbols is not None:
+                if len(missing) == len(self.req.intervals):
+                    raise BadInput(f"unknown symbol {symbol!r}: no {self.req.describe()} archives")
+                for interval in missing:
+                    log.warning("no %s %s %s archives are published", self.req.market, symbol, interval)
             for interval in self.req.intervals:
                 listed.extend(found[symbol, interval])
         return listed
