@@ -23,12 +23,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -36,6 +33,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks.measure import run_measured  # noqa: E402
 
 # The test fixtures (pyarrow, numpy) are imported where they are used, not here: the unzip floor runs this
 # file as its child process, and ~0.4 s of imports there would flatter every ratio to the floor.
@@ -102,48 +101,11 @@ def csv_size_and_rows(data: Path, keys: list[str]) -> tuple[int, int]:
 # --- child processes ---------------------------------------------------------------------------------
 
 
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def tree_rss(pid: int) -> int:
-    """Resident bytes of `pid` and its descendants, read from /proc (statm, and each thread's children
-    list). psutil's children() scans every process on the machine: every 10 ms that took a fifth of a
-    core, which the measured pipelines then lost."""
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * _PAGE
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    stack.extend(int(c) for c in f.read().split())
-        except (OSError, ValueError, IndexError):  # the process or thread just ended
-            continue
-    return total
-
-
 def run_child(name: str, cmd: list[str], rows: int, zip_mb: float, csv_mb: float) -> Result:
-    """Run `cmd`, measuring wall time and the peak RSS of its process tree (sampled every 20 ms; wait4's
-    ru_maxrss would include this parent's memory, inherited across fork)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        peak = max(peak, tree_rss(proc.pid))
-        time.sleep(0.02)
-    seconds = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    # CPU time of the child and its reaped descendants: steadier than wall time on a busy machine.
-    cpu = usage.ru_utime + usage.ru_stime
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    if proc.returncode != 0:
-        print(f"{name} failed ({proc.returncode}):\n{err[-2000:]}", file=sys.stderr)
-    return Result(name, seconds, cpu, peak / 1e6, rows, zip_mb, csv_mb, proc.returncode)
+    m = run_measured(cmd)
+    if m.exit_code != 0:
+        print(f"{name} failed ({m.exit_code}):\n{m.stderr[-2000:]}", file=sys.stderr)
+    return Result(name, m.seconds, m.cpu_seconds, m.peak_rss_mb, rows, zip_mb, csv_mb, m.exit_code)
 
 
 def child_pandas(args: argparse.Namespace) -> None:

@@ -1,0 +1,65 @@
+"""How the benchmarks measure a command: its own child process, wall time, CPU time (the child and its
+reaped descendants, from wait4) and the peak RSS of its process tree (sampled from /proc)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mb: float
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of `pid` and its descendants, read from /proc (statm, and each thread's children
+    list). psutil's children() scans every process on the machine: every 10 ms that took a fifth of a
+    core, which the measured pipelines then lost."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * _PAGE
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    stack.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError, IndexError):  # the process or thread just ended
+            continue
+    return total
+
+
+def run_measured(cmd: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path = REPO_ROOT) -> Measured:
+    """Run `cmd`, measuring wall time and the peak RSS of its process tree (sampled every 20 ms; wait4's
+    ru_maxrss would include this parent's memory, inherited across fork). Output goes to temporary
+    files, not pipes: a chatty child must never block on a full pipe while it is timed."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), cwd=cwd, env=full_env, stdout=out, stderr=err, text=True)
+        peak = 0
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            peak = max(peak, tree_rss(proc.pid))
+            time.sleep(0.02)
+        seconds = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        cpu = usage.ru_utime + usage.ru_stime
+        return Measured(seconds, cpu, peak / 1e6, os.waitstatus_to_exitcode(status), out.read(), err.read())
