@@ -300,6 +300,7 @@ def test_window_var_override_exports_every_market_and_symbol(exported: Export) -
             ("spot", "BTCUSDT"),
             ("spot", "ETHUSDT"),
             ("um", "ETHUSDT"),
+            ("um", "BTCUSDT"),
         }
         pg_names, actual = pg_table(exported.server, mart)
         assert pg_names == names

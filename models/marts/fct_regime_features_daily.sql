@@ -7,7 +7,7 @@
 
 {%- set scope = [] -%}
 {%- if execute and is_incremental() -%}
-    {%- set derivatives_scope = binance_changed_upstream(ref('fct_derivatives_daily')) -%}
+    {%- set derivatives_scope = binance_changed_upstream(ref('int_binance__derivatives_daily')) -%}
     {%- set scope = binance_merge_scopes([
         binance_changed_upstream(ref('int_binance__klines_daily')),
         binance_regime_markets_of(derivatives_scope),
@@ -25,7 +25,7 @@ daily as (
 
 derivatives as (
 
-    select * from {{ ref('fct_derivatives_daily') }}
+    select * from {{ ref('int_binance__derivatives_daily') }}
 
 ),
 
