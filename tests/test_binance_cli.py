@@ -15,20 +15,8 @@ import pytest
 
 from loaders.binance.cli import main
 from tests.fixtures.binance_server import BinanceServer, Fault, lake_files, lake_rows
+from tests.fixtures.loader_cli import cli
 from tests.fixtures.paths import REPO_ROOT
-
-
-def cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "loaders.binance", *args],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def closed_port() -> int:

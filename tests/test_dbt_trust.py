@@ -21,6 +21,7 @@ from loaders.binance.manifest import read_entries
 from tests.dbt_helpers import MARTS, query
 from tests.fixtures.binance_server import BinanceServer, Fault, kline_table
 from tests.fixtures.dbt import run_dbt
+from tests.fixtures.loader_cli import loaders_at_once
 from tests.fixtures.paths import REPO_ROOT
 from tests.test_dbt_incremental import KEY, _differences
 
@@ -191,21 +192,10 @@ def test_concurrent_loaders_then_a_build_equal_a_full_refresh(
     assert first.loaded == 1
     assert run_dbt("build", lake_dir=lake, duckdb_path=db, work_dir=work / "1").success
     binance_server.zip_fault = Fault(chunk_delay=0.05, chunk_size=8192)
-    common = ["--intervals", "1h", "--lake", str(lake), "--workers", "2",
-              "--base-url", binance_server.base_url, "--listing-url", binance_server.listing_url]  # fmt: skip
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "loaders.binance", "--symbols", *symbols, *common],
-            cwd=REPO_ROOT,
-            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for symbols in (["ETHUSDT"], ["BTCUSDT"], ["BTCUSDT", "ETHUSDT"])
-    ]
-    outs = [p.communicate(timeout=180) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    outcomes = loaders_at_once(
+        binance_server, lake, [["ETHUSDT"], ["BTCUSDT"], ["BTCUSDT", "ETHUSDT"]], "--intervals", "1h"
+    )
+    assert [code for code, _, _ in outcomes] == [0, 0, 0], outcomes
     on_disk = {p.relative_to(lake).as_posix() for p in lake.glob("binance/klines/**/*.parquet")}
     assert len(on_disk) == 6
     assert set(read_entries(contract.manifest_path(lake, "klines"), "klines")) == on_disk

@@ -26,23 +26,9 @@ from tests.fixtures.binance_server import (
     lake_files,
     table_csv,
 )
+from tests.fixtures.loader_cli import cli, loaders_at_once, urls
 from tests.fixtures.paths import REPO_ROOT
 from tests.fixtures.prerequisites import read_only, tmpfs
-
-
-def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "loaders.binance", *args],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def urls(server: BinanceServer) -> list[str]:
-    return ["--base-url", server.base_url, "--listing-url", server.listing_url]
 
 
 def lake_parquet(lake: Path) -> set[str]:
@@ -77,21 +63,10 @@ def test_concurrent_loaders_lose_no_manifest_entry(binance_server: BinanceServer
             binance_server.add_klines("spot", symbol, "1h", day, seed=seed)
     binance_server.zip_fault = Fault(chunk_delay=0.05, chunk_size=4096)  # each run takes seconds
     lake = tmp_path / "lake"
-    common = ["--intervals", "1h", "--lake", str(lake), "--workers", "2", *urls(binance_server)]
-    runs = [["BTCUSDT"], ["ETHUSDT"], ["BTCUSDT", "ETHUSDT"]]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "loaders.binance", "--symbols", *symbols, *common],
-            cwd=REPO_ROOT,
-            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for symbols in runs
-    ]
-    outcomes = [p.communicate(timeout=180) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0, 0], outcomes
+    outcomes = loaders_at_once(
+        binance_server, lake, [["BTCUSDT"], ["ETHUSDT"], ["BTCUSDT", "ETHUSDT"]], "--intervals", "1h"
+    )
+    assert [code for code, _, _ in outcomes] == [0, 0, 0], outcomes
     files = lake_parquet(lake)
     assert len(files) == 2 * 7
     assert manifest_paths(lake) == files
