@@ -101,8 +101,10 @@ def csv_size_and_rows(data: Path, keys: list[str]) -> tuple[int, int]:
 # --- child processes ---------------------------------------------------------------------------------
 
 
-def run_child(name: str, cmd: list[str], rows: int, zip_mb: float, csv_mb: float) -> Result:
-    m = run_measured(cmd)
+def run_child(
+    name: str, cmd: list[str], rows: int, zip_mb: float, csv_mb: float, env: dict[str, str] | None = None
+) -> Result:
+    m = run_measured(cmd, env)
     if m.exit_code != 0:
         print(f"{name} failed ({m.exit_code}):\n{m.stderr[-2000:]}", file=sys.stderr)
     return Result(name, m.seconds, m.cpu_seconds, m.peak_rss_mb, rows, zip_mb, csv_mb, m.exit_code)
@@ -154,6 +156,11 @@ def main() -> int:
     p.add_argument("--skip-pandas", action="store_true")
     p.add_argument("--repeat", type=int, default=3, help="rounds of the comparison; the best of each is kept")
     p.add_argument("--json", help="also write the results here")
+    p.add_argument(
+        "--baseline",
+        help="another checkout (e.g. a git worktree of an older commit): its loader runs in the same "
+        "rounds, with the default workers, so a change is compared in one run",
+    )
     p.add_argument("--child", choices=["pandas"], help=argparse.SUPPRESS)
     p.add_argument("--keys", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
@@ -218,6 +225,10 @@ def main() -> int:
             (f"loader, --workers {lw}", [*loader_cmd, "--workers", lw, "--lake"])
             for lw in args.loader_workers
         ]
+        if args.baseline:
+            runs.append(
+                (f"baseline loader ({args.baseline}), --workers 4", [*loader_cmd, "--workers", "4", "--lake"])
+            )
         if not args.skip_pandas:
             runs.append(
                 (
@@ -243,7 +254,12 @@ def main() -> int:
             for name, cmd in runs:
                 out = fresh("run")
                 print(f"round {round_no + 1}: {name}", file=sys.stderr, flush=True)
-                r = run_child(name, [*cmd, str(out)], rows, zip_mb, csv_mb)
+                env = (
+                    {"PYTHONPATH": str(Path(args.baseline).resolve())}
+                    if name.startswith("baseline")
+                    else None
+                )
+                r = run_child(name, [*cmd, str(out)], rows, zip_mb, csv_mb, env)
                 if name not in best or r.seconds < best[name].seconds or r.exit_code:
                     best[name] = r
                 shutil.rmtree(out, ignore_errors=True)

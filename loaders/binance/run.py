@@ -400,7 +400,9 @@ class _Run:
             s.loaded += 1
             s.rows += entry.rows
             s.bytes += entry.size
-            if archive.kind == contract.MONTHLY:
+            if done.pending is not None or (
+                archive.kind == contract.MONTHLY and dailies_of(archive, self.lake)
+            ):
                 self.replacing.append((archive, done))
                 self._replace_dailies(block=False)
             if done.pending is None:
