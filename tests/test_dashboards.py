@@ -14,15 +14,11 @@ Screenshots go to the test's temp folder; `UPDATE_SCREENSHOTS=1` writes them to 
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import re
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,40 +27,22 @@ import duckdb
 import pytest
 
 from tests.fixtures.chromium import Browser, browser, chromium_binary
-from tests.fixtures.paths import REPO_ROOT
+from tests.fixtures.dashboards import (
+    CHARTS,
+    DASHBOARDS,
+    NPM_CI_TIMEOUT_S,
+    PAGE_TIMEOUT_S,
+    SCREENSHOT_DIR,
+    SOURCES_TIMEOUT_S,
+    build_site,
+    copy_project,
+    open_page,
+    serve,
+    sources,
+)
 from tests.fixtures.prerequisites import missing
 
-DASHBOARDS = REPO_ROOT / "dashboards"
-SCREENSHOT_DIR = REPO_ROOT / "docs" / "images"
-NPM_CI_TIMEOUT_S = 600
-SOURCES_TIMEOUT_S = 120
-BUILD_TIMEOUT_S = 300
-PAGE_TIMEOUT_S = 30.0
-# What the project is made of (node_modules is linked, outputs are not copied).
-PROJECT_FILES = ("package.json", "package-lock.json", "observablehq.config.js", "scripts", "src")
-SKIP_IN_SRC = ("data", ".observablehq")
-
 pytestmark = pytest.mark.slow
-
-
-def run(argv: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None) -> str:
-    """Run a command, return its combined output; fail the test with that output if it fails."""
-    try:
-        proc = subprocess.run(
-            argv,
-            cwd=cwd,
-            env={**os.environ, **(env or {})},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"{' '.join(argv)} did not finish in {timeout:.0f}s:\n{e.output}")
-    if proc.returncode != 0:
-        pytest.fail(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stdout}")
-    return proc.stdout
 
 
 @pytest.fixture(scope="session")
@@ -102,52 +80,6 @@ class Site:
         return json.loads((self.project / "src" / "data" / "manifest.json").read_text())
 
 
-def copy_project(dest: Path) -> Path:
-    """The dashboards project without its outputs, node_modules linked (not copied: 100+ MB)."""
-    dest.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        source = DASHBOARDS / name
-        if source.is_dir():
-            ignore = shutil.ignore_patterns(*SKIP_IN_SRC) if name == "src" else None
-            shutil.copytree(source, dest / name, ignore=ignore)
-        else:
-            shutil.copy2(source, dest / name)
-    (dest / "node_modules").symlink_to(DASHBOARDS / "node_modules", target_is_directory=True)
-    return dest
-
-
-def sources(npm: str, project: Path, duckdb_path: Path) -> str:
-    return run(
-        [npm, "--prefix", str(project), "run", "sources"],
-        cwd=project,
-        timeout=SOURCES_TIMEOUT_S,
-        env={"DUCKDB_PATH": str(duckdb_path)},
-    )
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    """A plain static file server on 127.0.0.1 (the build links pages by their .html names)."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
-def build_site(npm: str, work: Path, warehouse: Path) -> tuple[Path, str, str]:
-    project = copy_project(work / "dashboards")
-    sources_log = sources(npm, project, warehouse)
-    started = time.monotonic()
-    build_log = run([npm, "--prefix", str(project), "run", "build"], cwd=project, timeout=BUILD_TIMEOUT_S)
-    print(f"dashboards build: {time.monotonic() - started:.1f}s")
-    assert (project / "build" / "index.html").is_file(), build_log
-    return project, sources_log, build_log
-
-
 @pytest.fixture(scope="module")
 def site(npm: str, built_warehouse, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The dashboards built from the session warehouse (read-only: `sources` only reads it), served on
@@ -174,22 +106,6 @@ def page(tmp_path: Path) -> Iterator[Browser]:
 def screenshot_path(tmp_path: Path, name: str) -> Path:
     folder = SCREENSHOT_DIR if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
     return folder / name
-
-
-CHARTS = "Array.from(document.querySelectorAll('#observablehq-main svg[aria-label]'))"
-
-
-def open_page(page: Browser, url: str, min_charts: int) -> float:
-    """Open `url`, wait until `min_charts` labelled charts (Plot's SVGs) have drawn marks; return the
-    load time in seconds (navigation to charts drawn)."""
-    started = time.monotonic()
-    page.navigate(url, timeout=PAGE_TIMEOUT_S)
-    page.wait_until(
-        f"{CHARTS}.filter(s => s.querySelectorAll('path, rect, line, circle').length > 3 "
-        f"&& s.getBoundingClientRect().width > 200).length >= {min_charts}",
-        timeout=PAGE_TIMEOUT_S,
-    )
-    return time.monotonic() - started
 
 
 def assert_clean(page: Browser, base_url: str) -> None:

@@ -1,20 +1,18 @@
 """`python -m loaders.binance`: see loaders/binance/cli.py.
 
-This process is the loader's own, so before pyarrow and numpy load it is tuned for the job (each
-measured with benchmarks/bench_loader.py; see docs/benchmarks.md).
+This process is the loader's own, so before pyarrow and numpy load it is tuned for the job. Each measure
+stays only while it wins >=10% wall on a one-archive run (`--intervals 1m --start 2024-12-31` of
+benchmarks/bench_loader.py's data, median of 12-20 alternating runs, 2026-12-02); glibc `mallopt`
+did not (no gain on the one-archive run nor on the 1s month) and was removed.
 """
 
-import ctypes
 import gc
 import os
 import sys
 
-_M_TRIM_THRESHOLD = -1  # glibc mallopt() parameters, from <malloc.h>
-_M_MMAP_THRESHOLD = -3
-
 
 class _NoPandas:
-    """An import finder that says pandas is absent (see _tune_process)."""
+    """An import finder that says pandas is absent (see _skip_pandas)."""
 
     @staticmethod
     def find_spec(name: str, *args: object) -> None:
@@ -22,18 +20,9 @@ class _NoPandas:
             raise ImportError("the loader does not use pandas")
 
 
-def _tune_process() -> None:
-    # numpy's OpenBLAS starts a spinning thread per core at import; the loader does no linear algebra.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    # Inflated chunks are ~1 MB: glibc would mmap and unmap each one (and trim the heap behind them),
-    # page-faulting fresh zeroed memory all the time; keep them on the heap. Half the system time.
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None)
-        if hasattr(libc, "mallopt"):  # glibc (musl's is a no-op)
-            libc.mallopt(_M_MMAP_THRESHOLD, 4 << 20)
-            libc.mallopt(_M_TRIM_THRESHOLD, 32 << 20)
-    # pyarrow imports pandas (when installed) on its first array, to recognise pandas inputs: ~0.4 s of
-    # every run, for inputs the loader never passes. Let pyarrow's one probe find no pandas.
+def _skip_pandas() -> None:
+    """pyarrow imports pandas (when installed) on its first array, to recognise inputs the loader never
+    passes: let that one probe find none."""
     if "pandas" not in sys.modules:
         import pyarrow as pa
 
@@ -44,12 +33,13 @@ def _tune_process() -> None:
             sys.meta_path.remove(_NoPandas)  # type: ignore[arg-type]
 
 
-_tune_process()
+# numpy's OpenBLAS starts a spinning thread per core at import, for linear algebra the loader never does.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one-archive run 0.53 s -> 0.43 s
+_skip_pandas()  # 0.85 s -> 0.53 s
 
 from loaders.binance.cli import main  # noqa: E402
 
-# Objects made by the imports live for the whole run; the collector need not scan them again.
-gc.freeze()
+gc.freeze()  # import-time objects live all run; no collector rescans: 0.45-0.59 s -> 0.38-0.47 s
 try:
     sys.exit(main())
 except BrokenPipeError:  # `status | head`: the reader left; no traceback
