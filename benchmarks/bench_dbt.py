@@ -48,15 +48,14 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.dbt_cli import run_dbt  # noqa: E402
+from benchmarks.lake_manifest import write_manifest  # noqa: E402
 from loaders import config, contract  # noqa: E402
 from loaders.binance.convert import parquet_writer  # noqa: E402
-from loaders.binance.manifest import SCHEMA as MANIFEST_SCHEMA  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "out" / "bench_dbt"
 SOURCE_INTERVAL = "1m"
@@ -145,46 +144,8 @@ def generate(lake: Path, symbols: Sequence[str], months: Sequence[str], state: d
             n, st["price"] = write_month(lake, symbol, month, rng, st["price"])
             st["month"] += 1
             rows += n
-    write_manifest(lake)
+    write_manifest(lake, "klines")
     return rows
-
-
-def write_manifest(lake: Path) -> None:
-    """A manifest like the loader's, one row per Parquet file (dbt reads it as a source)."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    rows = []
-    for f in sorted(contract.dataset_root(lake, "klines").rglob("*.parquet")):
-        parts = dict(p.split("=", 1) for p in f.relative_to(contract.dataset_root(lake, "klines")).parts[:-1])
-        meta = pq.read_metadata(f)
-        first = datetime.fromtimestamp(month_start_us(parts["month"]) / 1e6, timezone.utc)
-        last = datetime.fromtimestamp(
-            month_start_us(month_list(parts["month"], 2)[1]) / 1e6 - 60, timezone.utc
-        )
-        rows.append(
-            {
-                "path": f.relative_to(lake).as_posix(),
-                "url": f"https://data.binance.vision/generated/{f.stem}.zip",
-                "market": parts["market"],
-                "symbol": parts["symbol"],
-                "interval": parts["interval"],
-                "period": parts["month"],
-                "kind": "monthly",
-                "sha256": "0" * 64,
-                "checksum_verified": True,
-                "size": f.stat().st_size,
-                "etag": "",
-                "last_modified": "",
-                "rows": meta.num_rows,
-                "first_open_time": first.replace(tzinfo=None),
-                "last_open_time": last.replace(tzinfo=None),
-                "loaded_at": now,
-            }
-        )
-    target = contract.manifest_path(lake, "klines")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = contract.temp_path(target)
-    pq.write_table(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA), tmp, compression="zstd")
-    os.replace(tmp, target)
 
 
 def dbt(args: Sequence[str], lake: Path, db: Path, work: Path) -> tuple[float, subprocess.CompletedProcess]:

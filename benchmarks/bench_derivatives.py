@@ -32,16 +32,16 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.bench_dbt import node_timings, raw_sql  # noqa: E402
+from benchmarks.dbt_cli import dbt_command, dbt_env  # noqa: E402
+from benchmarks.lake_manifest import write_manifest  # noqa: E402
 from benchmarks.measure import run_measured  # noqa: E402
 from loaders import config, contract  # noqa: E402
 from loaders.binance.convert import parquet_writer  # noqa: E402
-from loaders.binance.manifest import SCHEMA as MANIFEST_SCHEMA  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "out" / "bench_derivatives"
 HOUR_US = 3_600_000_000
@@ -256,8 +256,7 @@ def write_month(lake: Path, symbol: str, month: str, rng: np.random.Generator, s
 
 
 def write_manifests(lake: Path) -> None:
-    """Manifests like the loaders', one row per lake file (dbt reads them to know what changed)."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    """Manifests like the loader's for every dataset of the lake (dbt reads them to know what changed)."""
     for name in (
         "klines",
         "markPriceKlines",
@@ -266,43 +265,12 @@ def write_manifests(lake: Path) -> None:
         "fundingRate",
         "metrics",
     ):
-        ds = contract.DATASETS[name]
-        root = contract.dataset_root(lake, name)
-        target = contract.manifest_path(lake, name)
-        # Entries already there keep their loaded_at: only new files are what changed.
-        known = {}
-        if target.is_file():
-            old = pq.read_table(target, columns=["path", "loaded_at"]).to_pydict()
-            known = dict(zip(old["path"], old["loaded_at"], strict=True))
-        rows = []
-        for f in sorted(root.rglob("*.parquet")):
-            parts = dict(p.split("=", 1) for p in f.relative_to(root).parts[:-1])
-            period = f.stem[len(ds.stem(parts["symbol"], parts.get("interval", ""), "")) :]
-            path = f.relative_to(lake).as_posix()
-            rows.append(
-                {"path": path, "url": f"generated/{f.stem}.zip", "dataset": name,
-                 "market": "um", "symbol": parts["symbol"], "interval": parts.get("interval", ""),
-                 "period": period, "kind": "daily" if len(period) == 10 else "monthly", "sha256": "0" * 64,
-                 "checksum_verified": True, "size": f.stat().st_size, "etag": "", "last_modified": "",
-                 "rows": pq.read_metadata(f).num_rows, "first_open_time": now, "last_open_time": now,
-                 "loaded_at": known.get(path, now)}
-            )  # fmt: skip
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA), target, compression="zstd")
+        write_manifest(lake, name)
 
 
 def dbt(args: list[str], lake: Path, db: Path, work: Path):
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "R2_"))},
-        "LAKE_DIR": str(lake),
-        "DUCKDB_PATH": str(db),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    m = run_measured(
-        [str(REPO_ROOT / ".venv" / "bin" / "dbt"), *args, "--project-dir", str(REPO_ROOT), "--profiles-dir",
-         str(REPO_ROOT), "--target-path", str(work / "target"), "--log-path", str(work / "logs")],
-        env=env,
-    )  # fmt: skip
+    """`dbt <args>` as benchmarks/dbt_cli.py runs it, with CPU and peak RSS measured."""
+    m = run_measured(dbt_command(args, work), env=dbt_env(lake, db))
     if m.exit_code != 0:
         raise SystemExit(f"{m.stdout[-4000:]}\ndbt {' '.join(args)} failed; see {work / 'logs'}")
     return m

@@ -13,22 +13,21 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT = REPO_ROOT / ".venv" / "bin" / "dbt"
 
 
-def run_dbt(
-    args: Sequence[str], *, lake: Path, db: Path, work: Path, extra_env: Mapping[str, str] | None = None
-) -> tuple[float, subprocess.CompletedProcess]:
-    """Wall seconds and the finished process of `dbt <args>` reading `lake` and building `db`.
-
-    The caller's PG* and R2_* variables are dropped (a benchmark must not export to, or read from, a
-    developer's real servers); `extra_env` adds back what a run needs. target/ and logs/ go under `work`.
-    """
-    env = {
+def dbt_env(lake: Path, db: Path, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a benchmark's dbt: the caller's PG* and R2_* variables dropped (a benchmark
+    must not export to, or read from, a developer's real servers); `extra_env` adds back what a run needs."""
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "R2_"))},
         "LAKE_DIR": str(lake),
         "DUCKDB_PATH": str(db),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         **(extra_env or {}),
     }
-    cmd = [
+
+
+def dbt_command(args: Sequence[str], work: Path) -> list[str]:
+    """`dbt <args>` on the repository's project, target/ and logs/ under `work`."""
+    return [
         str(DBT),
         *args,
         "--project-dir",
@@ -40,8 +39,20 @@ def run_dbt(
         "--log-path",
         str(work / "logs"),
     ]
+
+
+def run_dbt(
+    args: Sequence[str], *, lake: Path, db: Path, work: Path, extra_env: Mapping[str, str] | None = None
+) -> tuple[float, subprocess.CompletedProcess]:
+    """Wall seconds and the finished process of `dbt <args>` reading `lake` and building `db`."""
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        dbt_command(args, work),
+        env=dbt_env(lake, db, extra_env),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(
