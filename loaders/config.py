@@ -56,6 +56,9 @@ CANCEL_GRACE_SECONDS = 2.0
 # row-group size), so memory stays flat however large the archive (a 1s month is ~2.6M rows). Larger
 # blocks or groups cost memory (4 MiB / 256k rows: ~490 MB peak on a 1s month) for no speed gain.
 CSV_BLOCK_BYTES = 1 << 20
+# Members up to this size are inflated as pyarrow reads them; larger ones in a read-ahead thread that
+# overlaps inflating with parsing (a thread per small daily archive cost more than it saved).
+INFLATE_AHEAD_MIN_BYTES = 4 << 20
 PARQUET_ROW_GROUP_ROWS = 122_880
 PARQUET_COMPRESSION = "zstd"
 # The manifest is rewritten at most this often during a run (and always at the end), so a killed run

@@ -205,7 +205,7 @@ class _RowGroupWriter:
 
     def __init__(self, tmp: Path, schema: pa.Schema) -> None:
         self._writer = parquet_writer(tmp, schema)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
+        self._pool: ThreadPoolExecutor | None = None  # started by the first full row group
         self._inflight: Future[None] | None = None
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
@@ -224,6 +224,11 @@ class _RowGroupWriter:
         self._pending, self._pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
         if cut:
             self._wait()
+            if whole:  # the last write: nothing left to overlap it with
+                self._writer.write_table(table.slice(0, cut), size)
+                return
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
             self._inflight = self._pool.submit(self._writer.write_table, table.slice(0, cut), size)
 
     def _wait(self) -> None:
@@ -240,13 +245,15 @@ class _RowGroupWriter:
         try:
             self._wait()
         finally:
-            self._pool.shutdown(wait=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
             self._writer.close()
 
 
 def _open(zip_path: Path, stem: str, ds: contract.Dataset) -> tuple[Prefetch, _Layout]:
     info = csv_member(zip_path, stem)
-    return Prefetch(inflate(zip_path, info)), _layout(ds, first_line(zip_path, info))
+    ahead = Prefetch(inflate(zip_path, info), threaded=info.file_size > config.INFLATE_AHEAD_MIN_BYTES)
+    return ahead, _layout(ds, first_line(zip_path, info))
 
 
 def _stream(zip_path: Path, stem: str, tmp: Path, ds: contract.Dataset, cancel: threading.Event) -> Converted:

@@ -99,16 +99,26 @@ def inflate(zip_path: Path, info: zipfile.ZipInfo, chunk: int = 1 << 20) -> Gene
 
 class Prefetch(io.RawIOBase):
     """Runs the inflate iterator ahead in its own thread (ISA-L releases the GIL), so inflating the
-    next chunk overlaps with pyarrow parsing the current one. At most `depth` chunks are buffered."""
+    next chunk overlaps with pyarrow parsing the current one. At most `depth` chunks are buffered.
+    With `threaded=False` (a member of a chunk or two: nothing to overlap, and a thread per small
+    archive costs more than it saves) the chunks are inflated as they are read."""
 
-    def __init__(self, chunks: Generator[bytes, None, None], depth: int = 4) -> None:
+    def __init__(
+        self, chunks: Generator[bytes, None, None], depth: int = 4, *, threaded: bool = True
+    ) -> None:
         self._queue: queue.Queue[bytes | BaseException] = queue.Queue(depth)
         self._buf = memoryview(b"")
         self._eof = False
         self._error: BaseException | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(chunks,), daemon=True, name="inflate")
-        self._thread.start()
+        self._chunks: Generator[bytes, None, None] | None = None
+        self._inline = threading.Lock()
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._thread = threading.Thread(target=self._run, args=(chunks,), daemon=True, name="inflate")
+            self._thread.start()
+        else:
+            self._chunks = chunks
 
     def _run(self, chunks: Generator[bytes, None, None]) -> None:
         try:
@@ -141,10 +151,19 @@ class Prefetch(io.RawIOBase):
                 raise self._error
             if self._stop.is_set():
                 return
-            try:
-                item = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
+            if self._chunks is not None:
+                with self._inline:  # pyarrow's read-ahead thread may read while close() runs
+                    if self._stop.is_set():
+                        return
+                    try:
+                        item: bytes | BaseException = next(self._chunks, b"")
+                    except Exception as exc:  # sticky, as from the thread
+                        item = exc
+            else:
+                try:
+                    item = self._queue.get(timeout=0.1)
+                except queue.Empty:
+                    continue
             if isinstance(item, BaseException):
                 self._error = item
                 raise item
@@ -170,7 +189,11 @@ class Prefetch(io.RawIOBase):
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
+        if self._chunks is not None:
+            with self._inline:
+                self._chunks.close()  # closes the archive file
         super().close()
 
 
