@@ -146,4 +146,4 @@ final as (
 
 )
 
-select * from final
+{{ binance_incremental_select('final') }}
