@@ -7,7 +7,7 @@ with
 binance_daily as (
 
     select * from {{ ref('stg_binance__klines') }}
-    where "interval" = '1d'
+    where {{ adapter.quote('interval') }} = '1d'
 
 ),
 

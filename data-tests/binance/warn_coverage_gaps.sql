@@ -16,7 +16,7 @@ final as (
     select
         dataset,
         market,
-        "interval",
+        {{ adapter.quote('interval') }},
         symbol,
         trade_date,
         status,

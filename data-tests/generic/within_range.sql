@@ -14,7 +14,7 @@ out_of_range_{{ loop.index }} as (
     select
         '{{ column }}' as column_name,
         {#- one type for the union of several columns; a single column keeps its own (dates too) #}
-        {{ column }}{{ '::double' if checked_columns | length > 1 }} as column_value
+        {{ 'cast(' ~ column ~ ' as double)' if checked_columns | length > 1 else column }} as column_value
     from {{ model }}
     where
         {{ column }} is not null

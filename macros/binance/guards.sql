@@ -51,6 +51,10 @@
             {{- binance_fail("var export_window_days " ~ binance_shown(var('export_window_days'))
                 ~ " is not a whole number of days >= 1") -}}
         {%- endif -%}
+        {%- if not binance_valid_identifier(var('spark_lake_schema')) -%}
+            {{- binance_fail("var spark_lake_schema " ~ binance_shown(var('spark_lake_schema'))
+                ~ " is not an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters)") -}}
+        {%- endif -%}
         {%- if not binance_whole_number(var('staging_test_months'), 0) -%}
             {{- binance_fail("var staging_test_months " ~ binance_shown(var('staging_test_months'))
                 ~ " is not a whole number >= 0") -}}

@@ -6,10 +6,12 @@
     later stamp, and lake files no manifest records yet, are what changed. The marts store `_built_at`
     (the run's start) and rebuild what their upstream rewrote after their own latest `_built_at`. A
     series is rebuilt from the first day of the earliest change, so adding a month rebuilds that month
-    only, and an old archive Binance replaced (and the loader reloaded) is picked up too. -#}
+    only, and an old archive Binance replaced (and the loader reloaded) is picked up too. How a run
+    writes its rows (delete+insert on DuckDB, partition overwrite on Spark) is in portable.sql
+    (binance_incremental_config, binance_incremental_select). -#}
 
 {% macro binance_built_at() -%}
-    {{- return("cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as timestamp)") -}}
+    {{- return(binance_timestamp_literal(run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f'))) -}}
 {%- endmacro %}
 
 
@@ -19,11 +21,11 @@
     {%- if not execute or not graph.get('sources') or load_relation(ref('stg_binance__manifest')) is none -%}
         {#- (A unit test's graph has no sources: its inputs are fixtures. `dbt compile` or sqlfluff on a
             fresh warehouse has no manifest view yet; a build always creates it first.) -#}
-        {{- return("cast(null as timestamp)") -}}
+        {{- return(binance_timestamp_literal(none)) -}}
     {%- endif -%}
-    {%- set latest = run_query("select cast(max(loaded_at) as varchar) from " ~ ref('stg_binance__manifest')
+    {%- set latest = run_query("select cast(max(loaded_at) as string) from " ~ ref('stg_binance__manifest')
         ~ " where dataset in ('" ~ datasets | join("', '") ~ "')").columns[0].values()[0] -%}
-    {{- return("cast(null as timestamp)" if latest is none else "cast('" ~ latest ~ "' as timestamp)") -}}
+    {{- return(binance_timestamp_literal(latest)) -}}
 {%- endmacro %}
 
 
@@ -47,21 +49,24 @@
         last build and at or before `watermark`, or whose lake files no manifest records: (market,
         symbol, first day to rebuild[, interval when by_interval]). -#}
     {%- set query -%}
-        select market, symbol, min(period_start){{ ', "interval"' if by_interval }}
+        select market, symbol, min(period_start){{ ', ' ~ adapter.quote('interval') if by_interval }}
         from {{ ref('stg_binance__manifest') }}
         where
             dataset in ('{{ datasets | join("', '") }}')
             {%- if interval is not none %}
-                and "interval" = '{{ interval }}'
+                and {{ adapter.quote('interval') }} = '{{ interval }}'
             {%- endif %}
             and (
                 not is_recorded
                 or (
-                    loaded_at > (select coalesce(max(_manifest_loaded_at), cast('1970-01-01' as timestamp)) from {{ this }})
+                    loaded_at > (
+                        select coalesce(max(_manifest_loaded_at), {{ binance_timestamp_literal('1970-01-01') }})
+                        from {{ this }}
+                    )
                     and loaded_at <= {{ watermark }}
                 )
             )
-        group by market, symbol{{ ', "interval"' if by_interval }}
+        group by market, symbol{{ ', ' ~ adapter.quote('interval') if by_interval }}
         order by market, symbol
     {%- endset -%}
     {{- return(binance_rows_to_scope(run_query(query))) -}}
@@ -73,7 +78,7 @@
     {%- set query -%}
         select market, symbol, min({{ date_column }})
         from {{ upstream }}
-        where _built_at > (select coalesce(max(_built_at), cast('1970-01-01' as timestamp)) from {{ this }})
+        where _built_at > (select coalesce(max(_built_at), {{ binance_timestamp_literal('1970-01-01') }}) from {{ this }})
         group by market, symbol
         order by market, symbol
     {%- endset -%}
@@ -87,10 +92,10 @@
     {%- if scope | length == 0 -%}
         (
             select
-                cast(null as varchar) as market,
-                cast(null as varchar) as symbol,
+                cast(null as string) as market,
+                cast(null as string) as symbol,
                 cast(null as date) as rebuild_from,
-                cast(null as varchar) as "interval"
+                cast(null as string) as {{ adapter.quote('interval') }}
             where false
         )
     {%- else -%}
@@ -98,9 +103,9 @@
             select * from (values
             {%- for s in scope %}
                 ('{{ s.market }}', '{{ s.symbol }}', cast('{{ s.rebuild_from }}' as date),
-                {{ "'" ~ s.interval ~ "'" if s.interval is defined else 'cast(null as varchar)' }}){{ ',' if not loop.last }}
+                {{ "'" ~ s.interval ~ "'" if s.interval is defined else 'cast(null as string)' }}){{ ',' if not loop.last }}
             {%- endfor %}
-            ) as scope (market, symbol, rebuild_from, "interval")
+            ) as scope (market, symbol, rebuild_from, {{ adapter.quote('interval') }})
         )
     {%- endif -%}
 {%- endmacro %}
@@ -119,7 +124,7 @@
             scope.market = {{ relation }}.market
             and scope.symbol = {{ relation }}.symbol
             {%- if scope | selectattr('interval', 'defined') | list | length > 0 %}
-                and scope."interval" = {{ relation }}."interval"
+                and scope.{{ adapter.quote('interval') }} = {{ relation }}.{{ adapter.quote('interval') }}
             {%- endif %}
         {%- endset -%}
         {%- if date_column is none -%}
@@ -139,11 +144,11 @@
     {#- Earliest rebuild_from of the scope as a timestamp literal, or the epoch on a full build: a literal
         the Parquet scan can prune row groups with. -#}
     {%- if not is_incremental() -%}
-        {{- return("cast('1970-01-01' as timestamp)") -}}
+        {{- return(binance_timestamp_literal('1970-01-01')) -}}
     {%- elif scope | length == 0 -%}
-        {{- return("cast('9999-12-31' as timestamp)") -}}
+        {{- return(binance_timestamp_literal('9999-12-31')) -}}
     {%- endif -%}
-    {{- return("cast('" ~ (scope | map(attribute='rebuild_from') | min) ~ "' as timestamp)") -}}
+    {{- return(binance_timestamp_literal(scope | map(attribute='rebuild_from') | min)) -}}
 {%- endmacro %}
 
 
@@ -157,21 +162,6 @@
                 ~ source_interval ~ ": run `dbt build --full-refresh` to rebuild it") -}}
         {%- endif -%}
     {%- endif -%}
-{%- endmacro %}
-
-
-{% macro binance_incremental_config(unique_key=['market', 'symbol', 'trade_date']) -%}
-    {#- The incremental settings every daily model shares (its grain ends with trade_date). -#}
-    {{- return(adapter.dispatch('binance_incremental_config', 'binance_warehouse')(unique_key)) -}}
-{%- endmacro %}
-
-{% macro default__binance_incremental_config(unique_key) -%}
-    {{- return({
-        'materialized': 'incremental',
-        'incremental_strategy': 'delete+insert',
-        'unique_key': unique_key,
-        'on_schema_change': 'fail',
-    }) -}}
 {%- endmacro %}
 
 

@@ -1,4 +1,5 @@
-{#- Where the lake is, how models read it, and the run's guards (vars, empty lake, the readers lock). -#}
+{#- Where the lake is and the run's guards (empty lake, recent months). How each engine reads the lake
+    (binance_source, binance_lake_files, the Spark tables, the readers lock) is in portable.sql. -#}
 
 {% macro binance_source_node(table_name) -%}
     {#- The source node of `binance.<table_name>` from the graph (None at parse time). -#}
@@ -30,13 +31,13 @@
 
 
 {% macro binance_lake_root() -%}
-    {#- The lake root made absolute against dbt's working directory (set by the dbt_plugins.lake
-        plugin), so views stored in the DuckDB file work from any directory. -#}
+    {#- The lake root made absolute against dbt's working directory (DuckDB: set by the dbt_plugins.lake
+        plugin; Spark: the JVM's), so views stored in the warehouse work from any directory. -#}
     {%- set raw = binance_lake_root_raw() -%}
     {%- if binance_is_absolute(raw) or not execute -%}
         {{- return(raw) -}}
     {%- endif -%}
-    {%- set cwd = run_query("select getvariable('binance_cwd')").columns[0].values()[0] -%}
+    {%- set cwd = binance_working_directory() -%}
     {%- if cwd is none -%}
         {{- exceptions.raise_compiler_error(
             "LAKE_DIR '" ~ raw ~ "' is relative and the dbt_plugins.lake plugin is not in profiles.yml; "
@@ -59,26 +60,11 @@
 {%- endmacro %}
 
 
-{% macro binance_glob_has_files(pattern) -%}
-    {%- set n = run_query("select count(*) from (select 1 from glob(" ~ binance_sql_string(pattern)
-        ~ ") limit 1)").columns[0].values()[0] -%}
+{% macro binance_lake_has_files(table_name) -%}
+    {#- Whether the dataset has at least one file in the lake (names only: nothing is opened). -#}
+    {%- set n = run_query("select count(*) from (select 1 from " ~ binance_lake_files(table_name)
+        ~ " as listed limit 1) as probe").columns[0].values()[0] -%}
     {{- return(n > 0) -}}
-{%- endmacro %}
-
-
-{% macro binance_source(table_name) -%}
-    {#- source('binance', table_name) with the lake root made absolute (see binance_lake_root). A dataset
-        with no file in the lake yet reads as an empty relation with the source's columns and types, so
-        every model builds (empty) instead of failing on "No files found". -#}
-    {%- set relation = source('binance', table_name) | string -%}
-    {%- if not execute -%}
-        {{- return(relation) -}}
-    {%- endif -%}
-    {%- if not binance_glob_has_files(binance_dataset_glob(table_name)) -%}
-        {{- return(binance_empty_relation(binance_source_node(table_name).columns.values())) -}}
-    {%- endif -%}
-    {%- set raw = binance_lake_root_raw() -%}
-    {{- return(relation.replace("'" ~ raw ~ "/", "'" ~ binance_lake_root() ~ "/")) -}}
 {%- endmacro %}
 
 
@@ -107,7 +93,7 @@
     {%- if execute and flags.WHICH in ('build', 'run') -%}
         {%- set found = [] -%}
         {%- for node in graph.sources.values() if node.source_name == 'binance' and node.meta.get('dataset') -%}
-            {%- if not found and binance_glob_has_files(binance_dataset_glob(node.name)) -%}
+            {%- if not found and binance_lake_has_files(node.name) -%}
                 {%- do found.append(node.name) -%}
             {%- endif -%}
         {%- endfor -%}
@@ -121,23 +107,6 @@
 {%- endmacro %}
 
 
-{% macro binance_lake_lease(action) -%}
-    {#- on-run-start ('acquire') / on-run-end ('release'): hold the local lake's readers lock while the
-        run reads the lake, so a loader running meanwhile never swaps files under it (dbt_plugins.lake).
-        A no-op for a lake in a bucket and without the plugin. -#}
-    {%- set root = binance_lake_root() if execute else '' -%}
-    {%- if execute and '://' not in root -%}
-        {%- set has_lease = run_query("select count(*) from duckdb_functions() where function_name = 'binance_lake_lease'")
-            .columns[0].values()[0] -%}
-        {%- if has_lease -%}
-            {%- do run_query("select binance_lake_lease(" ~ binance_sql_string(action) ~ ", "
-                ~ binance_sql_string(root) ~ ")") -%}
-        {%- endif -%}
-    {%- endif -%}
-    select 1
-{%- endmacro %}
-
-
 {% macro binance_recent_cutoff(table_name='klines') -%}
     {#- Start of the month before the dataset's latest month (from file names: no file is opened), as a
         SQL timestamp literal; var staging_test_months (default 2) sets how many months back, 0 = all.
@@ -145,12 +114,12 @@
         loaded, and re-reading every row on every build would dwarf an incremental build. -#}
     {%- set months = var('staging_test_months', 2) | int -%}
     {%- if months <= 0 or not execute -%}
-        {{- return("cast('1970-01-01' as timestamp)") -}}
+        {{- return(binance_timestamp_literal('1970-01-01')) -}}
     {%- endif -%}
-    {%- set latest = run_query("select max(regexp_extract(file, '/month=([0-9]{4}-[0-9]{2})/', 1)) from glob("
-        ~ binance_sql_string(binance_dataset_glob(table_name)) ~ ")").columns[0].values()[0] -%}
+    {%- set latest = run_query("select max(regexp_extract(file, '/month=([0-9]{4}-[0-9]{2})/', 1)) from "
+        ~ binance_lake_files(table_name) ~ " as listed").columns[0].values()[0] -%}
     {%- if latest is none or latest == '' -%}
-        {{- return("cast('1970-01-01' as timestamp)") -}}
+        {{- return(binance_timestamp_literal('1970-01-01')) -}}
     {%- endif -%}
-    {{- return(binance_add_months("cast('" ~ latest ~ "-01' as timestamp)", 1 - months)) -}}
+    {{- return(binance_add_months(binance_timestamp_literal(latest ~ '-01'), 1 - months)) -}}
 {%- endmacro %}

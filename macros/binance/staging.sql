@@ -6,18 +6,23 @@
         monthly file next to daily ones (a crash between writing one and removing the others; loaders
         never leave that state while a build reads the lake). Daily files never overlap each other and
         the loader keeps every file unique on its key, so only these files' rows can be duplicates.
-        Names only (glob), no file is opened. Used as an inline subquery, not a CTE: DuckDB materialises
-        a CTE used twice, which stops it from pruning unread Parquet columns. -#}
+        Names only (binance_lake_files), no file is opened. Used as an inline subquery, not a CTE: DuckDB
+        materialises a CTE used twice, which stops it from pruning unread Parquet columns. -#}
+    {%- set folder = "regexp_extract(lake_files.file, '^(.*)/[^/]*$', 1)" %}
     (
         select listed.file
         from (
             select
-                file,
-                count(*) over (partition by parse_dirpath(file)) as files_in_partition,
-                count(*) filter (
-                    where not regexp_matches(file, '-[0-9]{4}-[0-9]{2}-[0-9]{2}\.parquet$')
-                ) over (partition by parse_dirpath(file)) as non_daily_files_in_partition
-            from glob({{ binance_sql_string(binance_dataset_glob(table_name)) }})
+                lake_files.file,
+                count(*) over (partition by {{ folder }}) as files_in_partition,
+                sum(
+                    case
+                        when regexp_extract(lake_files.file, '-[0-9]{4}-[0-9]{2}-[0-9]{2}[.]parquet$', 0) = ''
+                            then 1
+                        else 0
+                    end
+                ) over (partition by {{ folder }}) as non_daily_files_in_partition
+            from {{ binance_lake_files(table_name) }} as lake_files
         ) as listed
         where listed.files_in_partition > 1 and listed.non_daily_files_in_partition > 0
     )
@@ -28,7 +33,7 @@
     {#- Every candle of a kline-format dataset, renamed and unique on (market, symbol, interval, open_at). -#}
     {%- set renamed -%}
         market,
-        "interval",
+        {{ adapter.quote('interval') }},
         symbol,
         open_time as open_at,
         close_time as close_at,
@@ -42,7 +47,9 @@
         taker_buy_quote_volume,
         trade_count
     {%- endset -%}
-    {{- binance_stage_deduplicated(table_name, renamed, ['market', 'symbol', '"interval"', 'open_time'], 'trade_count desc') -}}
+    {{- binance_stage_deduplicated(
+        table_name, renamed, ['market', 'symbol', adapter.quote('interval'), 'open_time'], 'trade_count desc'
+    ) -}}
 {%- endmacro %}
 
 
@@ -64,12 +71,17 @@ unique_rows as (
 deduplicated_rows as (
 
     select {{ renamed }}
-    from {{ binance_source(table_name) }}
-    where filename in {{ binance_overlapping_files(table_name) }}
-    qualify row_number() over (
-        partition by {{ key | join(', ') }}
-        order by length(filename), {{ tiebreak }}
-    ) = 1
+    from (
+        select
+            overlapping.*,
+            row_number() over (
+                partition by {{ key | join(', ') }}
+                order by length(filename), {{ tiebreak }}
+            ) as row_rank
+        from {{ binance_source(table_name) }} as overlapping
+        where filename in {{ binance_overlapping_files(table_name) }}
+    ) as ranked
+    where row_rank = 1
 
 ),
 

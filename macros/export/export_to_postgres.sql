@@ -29,6 +29,11 @@
   {%- endif -%}
   {%- set meta = model.config.get('meta', {}) or {} -%}
   {%- set target_table = this.identifier -%}
+  {#- The export goes through DuckDB's postgres extension: other engines skip it (export_to_postgres_off
+      says so; dbt-spark never runs this out-of-transaction hook anyway). -#}
+  {%- if target.type != 'duckdb' -%}
+    {{- return('') -}}
+  {%- endif -%}
   {%- if meta.get('export_to_postgres', true) in [false, 'false', 'False'] -%}
     {{- log('export_to_postgres: ' ~ target_table ~ ' has meta export_to_postgres: false, not exported', info=true) -}}
     {{- return('') -}}
@@ -170,6 +175,17 @@ alter index {{ q_schema }}.{{ export_to_postgres__ident(index_staging) }} rename
 
   {%- set seconds = (modules.datetime.datetime.now() - started).total_seconds() -%}
   {{- log('export_to_postgres: wrote ' ~ bounds[0] ~ ' rows to Postgres ' ~ pg_schema ~ '.' ~ target_table ~ ' in ' ~ '%.2f' | format(seconds) ~ 's', info=true) -}}
+  {{- return('') -}}
+{% endmacro %}
+
+
+{#- The second post-hook of the marts (in the model's transaction): on a target other than DuckDB, one
+    log line saying the mart is not exported. dbt-spark runs in-transaction hooks only, so the export
+    hook itself (transaction: false) never runs on Spark and cannot say it. Renders no SQL. -#}
+{% macro export_to_postgres_off() %}
+  {%- if execute and target.type != 'duckdb' -%}
+    {{- log('export_to_postgres: the Postgres export runs on DuckDB targets only, so ' ~ this.identifier ~ ' is not exported (target ' ~ target.name ~ ', ' ~ target.type ~ ')', info=true) -}}
+  {%- endif -%}
   {{- return('') -}}
 {% endmacro %}
 

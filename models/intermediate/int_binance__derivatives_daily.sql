@@ -148,4 +148,4 @@ final as (
 
 )
 
-select * from final
+{{ binance_incremental_select('final') }}

@@ -43,4 +43,4 @@ final as (
 
 )
 
-select * from final
+{{ binance_incremental_select('final') }}

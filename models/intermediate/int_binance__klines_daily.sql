@@ -20,7 +20,7 @@ candles as (
     select *
     from {{ ref('stg_binance__klines') }}
     where
-        "interval" = '{{ source_interval }}'
+        {{ adapter.quote('interval') }} = '{{ source_interval }}'
         -- Earliest rebuilt day as a literal, so the Parquet scan skips older row groups.
         and open_at >= {{ binance_scope_min_date(scope) }}
 
@@ -50,8 +50,8 @@ previous_day as (
         group by built_days.market, built_days.symbol
     {%- else %}
         select
-            cast(null as varchar) as market,
-            cast(null as varchar) as symbol,
+            cast(null as string) as market,
+            cast(null as string) as symbol,
             cast(null as double) as previous_close
         where false
     {%- endif %}
@@ -130,4 +130,4 @@ final as (
 
 )
 
-select * from final
+{{ binance_incremental_select('final') }}

@@ -49,4 +49,4 @@ final as (
 
 )
 
-select * from final
+{{ binance_incremental_select('final') }}

@@ -29,7 +29,9 @@ candles as (
             open_at,
             close_price
         from {{ ref(model) }}
-        where "interval" = '{{ source_interval }}' and open_at >= {{ binance_scope_min_date(scope) }}
+        where
+            {{ adapter.quote('interval') }} = '{{ source_interval }}'
+            and open_at >= {{ binance_scope_min_date(scope) }}
         {%- if not loop.last %}
             union all
         {%- endif %}
@@ -77,4 +79,4 @@ final as (
 
 )
 
-select * from final
+{{ binance_incremental_select('final') }}

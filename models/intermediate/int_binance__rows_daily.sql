@@ -28,7 +28,7 @@ with
         select
             '{{ dataset }}' as dataset,
             market,
-            {{ '"interval"' if has_interval else "''" }} as "interval",
+            {{ adapter.quote('interval') if has_interval else "''" }} as {{ adapter.quote('interval') }},
             symbol,
             cast({{ time_column }} as date) as trade_date,
             count(*) as rows_present,
@@ -39,7 +39,11 @@ with
         where
             {{ time_column }} >= {{ binance_scope_min_date(scope) }}
             and {{ binance_in_scope(scope, 'rows_of_day', time_column) }}
-        group by market, {{ '"interval", ' if has_interval }}symbol, cast({{ time_column }} as date)
+        group by
+            market,
+            {{ adapter.quote('interval') ~ ',' if has_interval }}
+            symbol,
+            cast({{ time_column }} as date)
 
     ),
 
@@ -59,4 +63,4 @@ final as (
 
 )
 
-select * from final
+{{ binance_incremental_select('final') }}

@@ -68,9 +68,9 @@ symbol_intervals as (
     select distinct
         market,
         symbol,
-        "interval"
+        {{ adapter.quote('interval') }}
     from rows_daily
-    where "interval" != ''
+    where {{ adapter.quote('interval') }} != ''
 
 ),
 
@@ -100,12 +100,12 @@ intervals_loaded as (
         symbol_intervals.symbol,
         -- Shortest first; 1mo has no fixed length and sorts last.
         {{ binance_string_agg(
-            'symbol_intervals."interval"', 'coalesce(intervals.interval_seconds, 9999999999)'
+            'symbol_intervals.' ~ adapter.quote('interval'), 'coalesce(intervals.interval_seconds, 9999999999)'
         ) }}
             as intervals
     from symbol_intervals
     left join intervals
-        on symbol_intervals."interval" = intervals.interval_code
+        on symbol_intervals.{{ adapter.quote('interval') }} = intervals.interval_code
     group by symbol_intervals.market, symbol_intervals.symbol
 
 ),

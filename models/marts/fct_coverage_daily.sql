@@ -45,13 +45,13 @@ series as (
     select
         dataset,
         market,
-        "interval",
+        {{ adapter.quote('interval') }},
         symbol,
         min(trade_date) as first_date,
         max(trade_date) as last_date,
         min(day_number) as first_day_number
     from scoped_rows
-    group by dataset, market, "interval", symbol
+    group by dataset, market, {{ adapter.quote('interval') }}, symbol
 
 ),
 
@@ -60,7 +60,7 @@ calendar as (
     select
         series.dataset,
         series.market,
-        series."interval",
+        series.{{ adapter.quote('interval') }},
         series.symbol,
         series.first_day_number,
         cast(spine.trade_date as date) as trade_date
@@ -77,7 +77,7 @@ calendar_rows as (
     select
         calendar.dataset,
         calendar.market,
-        calendar."interval",
+        calendar.{{ adapter.quote('interval') }},
         calendar.symbol,
         calendar.trade_date,
         {{ binance_day_number('calendar.trade_date') }} - calendar.first_day_number as days_since_first,
@@ -90,11 +90,11 @@ calendar_rows as (
         on
             calendar.dataset = scoped_rows.dataset
             and calendar.market = scoped_rows.market
-            and calendar."interval" = scoped_rows."interval"
+            and calendar.{{ adapter.quote('interval') }} = scoped_rows.{{ adapter.quote('interval') }}
             and calendar.symbol = scoped_rows.symbol
             and calendar.trade_date = scoped_rows.trade_date
     left join intervals
-        on calendar."interval" = intervals.interval_code
+        on calendar.{{ adapter.quote('interval') }} = intervals.interval_code
 
 ),
 
@@ -106,7 +106,7 @@ with_funding_pace as (
         *,
         {{ binance_last_non_null(
             'cast(hours_present as double) / nullif(rows_present, 0)',
-            'partition by dataset, market, "interval", symbol order by trade_date'
+            'partition by dataset, market, ' ~ adapter.quote('interval') ~ ', symbol order by trade_date'
         ) }} as hours_per_event
     from calendar_rows
 
@@ -125,7 +125,8 @@ expected as (
                     + cast(ceil(greatest(24 - coalesce(hours_present, 0), 0) / hours_per_event) as bigint)
             when candles_per_day is not null then candles_per_day
             -- Candles longer than a day (3d, 1w, 1mo) count on the day they open.
-            when "interval" = '1mo' then case when extract(day from trade_date) = 1 then 1 else 0 end
+            when {{ adapter.quote('interval') }} = '1mo'
+                then case when extract(day from trade_date) = 1 then 1 else 0 end
             when mod(days_since_first * 86400, interval_seconds) = 0 then 1
             else 0
         end as rows_expected
@@ -151,7 +152,7 @@ explained as (
     select
         with_status.dataset,
         with_status.market,
-        with_status."interval",
+        with_status.{{ adapter.quote('interval') }},
         with_status.symbol,
         with_status.trade_date,
         min(outages.description) as known_reason
@@ -165,7 +166,7 @@ explained as (
     group by
         with_status.dataset,
         with_status.market,
-        with_status."interval",
+        with_status.{{ adapter.quote('interval') }},
         with_status.symbol,
         with_status.trade_date
 
@@ -176,7 +177,7 @@ final as (
     select
         with_status.dataset,
         with_status.market,
-        with_status."interval",
+        with_status.{{ adapter.quote('interval') }},
         with_status.symbol,
         with_status.trade_date,
         with_status.rows_present,
@@ -189,10 +190,10 @@ final as (
         on
             with_status.dataset = explained.dataset
             and with_status.market = explained.market
-            and with_status."interval" = explained."interval"
+            and with_status.{{ adapter.quote('interval') }} = explained.{{ adapter.quote('interval') }}
             and with_status.symbol = explained.symbol
             and with_status.trade_date = explained.trade_date
 
 )
 
-select * from final
+{{ binance_incremental_select('final') }}

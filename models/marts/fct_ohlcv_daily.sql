@@ -54,4 +54,4 @@ final as (
 
 )
 
-select * from final
+{{ binance_incremental_select('final') }}

@@ -440,4 +440,4 @@ final as (
 
 )
 
-select * from final
+{{ binance_incremental_select('final') }}

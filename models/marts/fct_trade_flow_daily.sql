@@ -70,4 +70,4 @@ final as (
 
 )
 
-select * from final
+{{ binance_incremental_select('final') }}

@@ -21,13 +21,13 @@ lake_files as (
         {%- do datasets.append(node.name) -%}
     {%- endfor %}
     {%- for table_name in datasets %}
-        select substr(file, length('{{ binance_lake_root() }}/') + 1) as lake_path
-        from glob({{ binance_sql_string(binance_dataset_glob(table_name)) }})
+        select {{ binance_lake_relative_path('lake_files.file') }} as lake_path
+        from {{ binance_lake_files(table_name) }} as lake_files
         {%- if not loop.last %}
             union all
         {%- endif %}
     {%- else %}
-        select cast(null as varchar) as lake_path where false
+        select cast(null as string) as lake_path where false
     {%- endfor %}
 
 ),
@@ -35,12 +35,12 @@ lake_files as (
 recorded as (
 
     select
-        "path" as lake_path,
+        {{ adapter.quote('path') }} as lake_path,
         -- Manifests written before datasets existed are klines' (their file is klines.parquet).
         coalesce(dataset, regexp_extract(filename, '([^/]+)[.]parquet$', 1)) as dataset,
         market,
         symbol,
-        coalesce("interval", '') as "interval",
+        coalesce({{ adapter.quote('interval') }}, '') as {{ adapter.quote('interval') }},
         period,
         kind,
         rows as row_count,
@@ -59,13 +59,13 @@ unrecorded as (
         regexp_extract(lake_path, '{{ path_pattern }}', 1) as dataset,
         regexp_extract(lake_path, '{{ path_pattern }}', 2) as market,
         regexp_extract(lake_path, '{{ path_pattern }}', 5) as symbol,
-        regexp_extract(lake_path, '{{ path_pattern }}', 4) as "interval",
+        regexp_extract(lake_path, '{{ path_pattern }}', 4) as {{ adapter.quote('interval') }},
         regexp_extract(lake_path, '{{ path_pattern }}', 6) as period,
         case when length(regexp_extract(lake_path, '{{ path_pattern }}', 6)) = 10 then 'daily' else 'monthly' end as kind,
         cast(null as bigint) as row_count,
-        cast(null as timestamp) as first_row_at,
-        cast(null as timestamp) as last_row_at,
-        cast(null as timestamp) as loaded_at,
+        {{ binance_timestamp_literal(none) }} as first_row_at,
+        {{ binance_timestamp_literal(none) }} as last_row_at,
+        {{ binance_timestamp_literal(none) }} as loaded_at,
         false as is_recorded
     from lake_files
     where lake_path not in (select recorded.lake_path from recorded)
