@@ -98,6 +98,75 @@ def csv_size_and_rows(data: Path, keys: list[str]) -> tuple[int, int]:
     return size, rows
 
 
+AGG_TRADES_KEY = "data/futures/um/monthly/aggTrades/BTCUSDT/BTCUSDT-aggTrades-2025-03.zip"
+
+
+def generate_agg_trades_month(data: Path, gigabytes: float) -> tuple[int, int]:
+    """A USD-M aggTrades month of about `gigabytes` GB of CSV (Binance's header, ms times, 2025-03),
+    written straight into a zip member a million rows at a time so the generator's memory stays flat
+    too; with its .CHECKSUM. Cached by a marker naming the size. Returns (CSV bytes, rows)."""
+    import hashlib
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from tests.fixtures.derivatives import FUTURES_AGG_TRADES_HEADER
+
+    path = data / AGG_TRADES_KEY
+    marker = path.with_name(f".generated-{gigabytes}")
+    if marker.exists():
+        csv_bytes, rows = (int(x) for x in marker.read_text().split())
+        return csv_bytes, rows
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(15)
+    start_ms, month_ms = 1_740_787_200_000, 31 * 86_400_000  # 2025-03-01T00:00Z, 31 days
+    chunk, written, rows, price = 1_000_000, 0, 0, 85_000.0
+    target = int(gigabytes * 1e9)
+    names = FUTURES_AGG_TRADES_HEADER.split(",")
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf,
+        zf.open("BTCUSDT-aggTrades-2025-03.csv", "w", force_zip64=True) as member,
+    ):
+        # ~66 bytes a row: the row count that makes `gigabytes`, spread evenly over the month.
+        total = max(chunk, target // 66)
+        while rows < total:
+            n = min(chunk, total - rows)
+            ids = 3_000_000_000 + rows + np.arange(n, dtype=np.int64)
+            steps = np.cumsum(rng.normal(0, 0.5, n))
+            prices = np.round(price + steps, 1)
+            price = float(prices[-1])
+            first = 6_000_000_000 + 3 * ids
+            times = start_ms + (rows + np.arange(n, dtype=np.int64)) * month_ms // total
+            table = pa.table(
+                [
+                    ids,
+                    prices,
+                    np.round(rng.exponential(0.05, n), 3),
+                    first,
+                    first + rng.integers(0, 3, n),
+                    np.minimum(times, start_ms + month_ms - 1),
+                    rng.random(n) < 0.5,
+                ],
+                names=names,
+            )
+            sink = pa.BufferOutputStream()
+            pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=rows == 0, quoting_style="none"))
+            buf = sink.getvalue()
+            member.write(buf)
+            written += buf.size
+            rows += n
+            print(f"generating aggTrades: {written / 1e9:.2f} GB", file=sys.stderr, end="\r", flush=True)
+    print(file=sys.stderr)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 24):
+            digest.update(block)
+    Path(f"{path}.CHECKSUM").write_text(f"{digest.hexdigest()}  {path.name}\n")
+    marker.write_text(f"{written} {rows}")
+    return written, rows
+
+
 # --- child processes ---------------------------------------------------------------------------------
 
 
@@ -160,6 +229,13 @@ def main() -> int:
         "--baseline",
         help="another checkout (e.g. a git worktree of an older commit): its loader runs in the same "
         "rounds, with the default workers, so a change is compared in one run",
+    )
+    p.add_argument(
+        "--agg-trades-gb",
+        type=float,
+        default=0,
+        help="also load a generated USD-M aggTrades month of this many GB of CSV with one worker (peak RSS "
+        "must stay flat; 3 takes ~3 min to generate the first time, cached under --data)",
     )
     p.add_argument("--child", choices=["pandas"], help=argparse.SUPPRESS)
     p.add_argument("--keys", help=argparse.SUPPRESS)
@@ -314,6 +390,17 @@ def main() -> int:
             finally:
                 if hidden.exists():
                     hidden.rename(monthly_dec)
+        if args.agg_trades_gb:
+            csv_bytes, n = generate_agg_trades_month(data, args.agg_trades_gb)
+            size = (data / AGG_TRADES_KEY).stat().st_size / 1e6
+            cmd = [
+                *(sys.executable, "-m", "loaders.binance", "--dataset", "aggTrades", "--market", "um"),
+                *("--symbols", "BTCUSDT", "--start", "2025-03", "--end", "2025-03", "--quiet", "--workers", "1"),
+                *("--base-url", server.base_url, "--listing-url", server.listing_url, "--lake", str(fresh("agg"))),
+            ]  # fmt: skip
+            name = f"aggTrades month ({n:,} rows, {csv_bytes / 1e9:.1f} GB CSV)"
+            print(f"flat memory: {name}", file=sys.stderr, flush=True)
+            results.append(run_child(f"loader, 1 worker, {name}", cmd, n, size, csv_bytes / 1e6))
     shutil.rmtree(work, ignore_errors=True)
 
     floor = results[0].seconds

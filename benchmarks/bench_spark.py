@@ -33,9 +33,7 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -49,13 +47,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.bench_dbt import generate, month_list, node_timings, symbol_names  # noqa: E402
-from benchmarks.measure import Measured, run_measured, tree_rss  # noqa: E402
+from benchmarks.dbt_cli import dbt_command, dbt_env  # noqa: E402
+from benchmarks.lake_manifest import write_manifest  # noqa: E402
+from benchmarks.measure import Measured, run_measured  # noqa: E402
 from loaders import config, contract  # noqa: E402
 from loaders.binance.convert import parquet_writer  # noqa: E402
-from loaders.binance.manifest import SCHEMA as MANIFEST_SCHEMA  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "out" / "bench_spark"
-DBT = REPO_ROOT / ".venv" / "bin" / "dbt"
 FIRST_MONTH = "2019-01"
 SOURCE_INTERVAL = "1m"
 MINUTES_PER_MONTH = 43_830  # average (365.25 / 12 days)
@@ -176,96 +174,31 @@ def write_agg_trades_month(lake: Path, symbol: str, month: str, per_day: int, se
     return rows
 
 
-def write_agg_trades_manifest(lake: Path) -> None:
-    """The aggTrades manifest, one row per daily file (dbt learns what changed from it)."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    root = contract.dataset_root(lake, "aggTrades")
-    rows = []
-    for f in sorted(root.rglob("*.parquet")):
-        parts = dict(p.split("=", 1) for p in f.relative_to(root).parts[:-1])
-        period = f.stem.rsplit("-aggTrades-", 1)[1]
-        rows.append(
-            {"path": f.relative_to(lake).as_posix(), "url": f"generated/{f.stem}.zip", "dataset": "aggTrades",
-             "market": parts["market"], "symbol": parts["symbol"], "interval": "", "period": period,
-             "kind": "daily", "sha256": "0" * 64, "checksum_verified": True, "size": f.stat().st_size,
-             "etag": "", "last_modified": "", "rows": pq.read_metadata(f).num_rows,
-             "first_open_time": now, "last_open_time": now, "loaded_at": now}
-        )  # fmt: skip
-    target = contract.manifest_path(lake, "aggTrades")
-    tmp = contract.temp_path(target)
-    pq.write_table(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA), tmp, compression="zstd")
-    os.replace(tmp, target)
-
-
 def size_mb(folder: Path) -> float:
     return round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6, 1)
 
 
 # --- 3. dbt on both engines --------------------------------------------------------------------------
 
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds (user + sys) so far of `pid` and each of its descendants, from /proc."""
-    out: dict[int, float] = {}
-    stack = [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            out[p] = (int(fields[11]) + int(fields[12])) / _TICKS
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    stack.extend(int(c) for c in f.read().split())
-        except (OSError, ValueError, IndexError):  # the process or thread just ended
-            continue
-    return out
-
-
-def run_tree_measured(cmd: list[str], env: dict[str, str], cwd: Path) -> Measured:
-    """benchmarks.measure.run_measured (wall time, peak RSS of the process tree, CPU from wait4), plus the
-    CPU time of the descendants the command never reaps: pyspark starts Spark's JVM and leaves it to
-    exit on its own, so wait4 sees the dbt process and none of Spark's work. Each such process counts
-    with its last sample (every 20 ms; the JVM lives as long as the build)."""
-    full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **env}
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=out, stderr=err, text=True)
-        peak, descendants = 0, {}
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            peak = max(peak, tree_rss(proc.pid))
-            descendants.update({p: c for p, c in tree_cpu(proc.pid).items() if p != proc.pid})
-            time.sleep(0.02)
-        seconds = time.perf_counter() - t0
-        out.seek(0)
-        err.seek(0)
-        cpu = usage.ru_utime + usage.ru_stime + sum(descendants.values())
-        return Measured(seconds, cpu, peak / 1e6, os.waitstatus_to_exitcode(status), out.read(), err.read())
-
 
 def dbt_build(engine: str, lake: Path, work: Path) -> Measured:
     """`dbt build` (from 1m candles) by one engine in its own process; target/ and logs/ under `work`."""
     work.mkdir(parents=True, exist_ok=True)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "R2_", "SPARK_"))},
-        "LAKE_DIR": str(lake),
-        "DUCKDB_PATH": str(work / "warehouse.duckdb"),
-        "SPARK_WAREHOUSE_DIR": str(work / "spark-warehouse"),
-        "SPARK_METASTORE_DIR": str(work / "metastore_db"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    cmd = [
-        str(DBT), "build", "--vars", json.dumps({"daily_source_interval": SOURCE_INTERVAL}),
-        *(["--target", "spark"] if engine == "spark" else []),
-        "--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT),
-        "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-    ]  # fmt: skip
-    m = run_tree_measured(cmd, env=env, cwd=work)
+    env = dbt_env(
+        lake,
+        work / "warehouse.duckdb",
+        {
+            "SPARK_WAREHOUSE_DIR": str(work / "spark-warehouse"),
+            "SPARK_METASTORE_DIR": str(work / "metastore_db"),
+        },
+    )
+    args = ["build", "--vars", json.dumps({"daily_source_interval": SOURCE_INTERVAL})]
+    m = run_measured(
+        dbt_command([*args, *(["--target", "spark"] if engine == "spark" else [])], work),
+        env=env,
+        cwd=work,
+        count_unreaped=True,
+    )
     if m.exit_code != 0:
         raise SystemExit(
             f"{m.stdout[-4000:]}\n{m.stderr[-2000:]}\ndbt build ({engine}) failed; see {work / 'logs'}"
@@ -339,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         write_agg_trades_month(lake, s, months[-1], args.agg_trades_per_day, seed=i)
         for i, s in enumerate(names[: args.agg_symbols])
     )
-    write_agg_trades_manifest(lake)
+    write_manifest(lake, "aggTrades")
     results["lake"] = {
         "candles_1m": candles, "symbols": len(names), "months": len(months),
         "agg_trades": agg, "agg_trades_symbols": args.agg_symbols, "agg_trades_month": months[-1],

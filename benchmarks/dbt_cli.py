@@ -14,10 +14,11 @@ DBT = REPO_ROOT / ".venv" / "bin" / "dbt"
 
 
 def dbt_env(lake: Path, db: Path, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of a benchmark's dbt: the caller's PG* and R2_* variables dropped (a benchmark
-    must not export to, or read from, a developer's real servers); `extra_env` adds back what a run needs."""
+    """The environment of a benchmark's dbt: the caller's PG*, R2_* and SPARK_* variables dropped (a
+    benchmark must not export to, or read from, a developer's real servers or Spark); `extra_env` adds
+    back what a run needs."""
     return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "R2_"))},
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "R2_", "SPARK_"))},
         "LAKE_DIR": str(lake),
         "DUCKDB_PATH": str(db),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

@@ -1,5 +1,6 @@
 """How the benchmarks measure a command: its own child process, wall time, CPU time (the child and its
-reaped descendants, from wait4) and the peak RSS of its process tree (sampled from /proc)."""
+reaped descendants, from wait4; optionally the descendants nobody reaps, sampled from /proc) and the
+peak RSS of its process tree (sampled from /proc)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -43,23 +45,53 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def run_measured(cmd: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path = REPO_ROOT) -> Measured:
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + sys) so far of `pid` and each of its descendants, from /proc."""
+    out: dict[int, float] = {}
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[p] = (int(fields[11]) + int(fields[12])) / _TICKS
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    stack.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError, IndexError):  # the process or thread just ended
+            continue
+    return out
+
+
+def run_measured(
+    cmd: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    cwd: Path = REPO_ROOT,
+    *,
+    count_unreaped: bool = False,
+) -> Measured:
     """Run `cmd`, measuring wall time and the peak RSS of its process tree (sampled every 20 ms; wait4's
     ru_maxrss would include this parent's memory, inherited across fork). Output goes to temporary
-    files, not pipes: a chatty child must never block on a full pipe while it is timed."""
+    files, not pipes: a chatty child must never block on a full pipe while it is timed.
+
+    count_unreaped: add the CPU of the descendants, at their last sample. pyspark starts Spark's JVM and
+    leaves it to exit on its own, so wait4 sees the dbt process and none of Spark's work. (A descendant
+    the child does reap would count twice: dbt starts none that matter.)"""
     full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(list(cmd), cwd=cwd, env=full_env, stdout=out, stderr=err, text=True)
-        peak = 0
+        peak, descendants = 0, {}
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             peak = max(peak, tree_rss(proc.pid))
+            if count_unreaped:
+                descendants.update({p: c for p, c in tree_cpu(proc.pid).items() if p != proc.pid})
             time.sleep(0.02)
         seconds = time.perf_counter() - t0
         out.seek(0)
         err.seek(0)
-        cpu = usage.ru_utime + usage.ru_stime
+        cpu = usage.ru_utime + usage.ru_stime + sum(descendants.values())
         return Measured(seconds, cpu, peak / 1e6, os.waitstatus_to_exitcode(status), out.read(), err.read())
