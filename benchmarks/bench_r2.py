@@ -47,8 +47,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.dbt_cli import run_dbt  # noqa: E402
+from benchmarks.lake_manifest import write_manifest  # noqa: E402
 from loaders import config, contract  # noqa: E402
-from loaders.binance.manifest import SCHEMA as MANIFEST_SCHEMA  # noqa: E402
 from loaders.r2 import R2Settings, push  # noqa: E402
 from loaders.r2.mirror import list_remote  # noqa: E402
 
@@ -96,36 +96,14 @@ def generate(lake: Path, symbols: Sequence[str], days: int, monthly: bool) -> in
     """The same candles either as one file per day (daily archives) or per month (monthly archives),
     plus a loader-style manifest; returns the number of files."""
     shutil.rmtree(lake, ignore_errors=True)
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    manifest = []
+    files = 0
 
     def write(symbol: str, period: str, tables: list[pa.Table]) -> None:
-        table = pa.concat_tables(tables)
+        nonlocal files
         folder = contract.partition_dir(lake, "klines", "spot", "1h", symbol, period[:7])
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{symbol}-1h-{period}.parquet"
-        pq.write_table(table, path, compression="zstd")
-        times = table.column("open_time")
-        manifest.append(
-            {
-                "path": path.relative_to(lake).as_posix(),
-                "url": f"https://data.binance.vision/generated/{path.stem}.zip",
-                "market": "spot",
-                "symbol": symbol,
-                "interval": "1h",
-                "period": period,
-                "kind": "monthly" if len(period) == 7 else "daily",
-                "sha256": "0" * 64,
-                "checksum_verified": True,
-                "size": path.stat().st_size,
-                "etag": "",
-                "last_modified": "",
-                "rows": table.num_rows,
-                "first_open_time": times[0].as_py(),
-                "last_open_time": times[-1].as_py(),
-                "loaded_at": now,
-            }
-        )
+        pq.write_table(pa.concat_tables(tables), folder / f"{symbol}-1h-{period}.parquet", compression="zstd")
+        files += 1
 
     for i, symbol in enumerate(symbols):
         rng = np.random.default_rng(1000 + i)
@@ -141,10 +119,8 @@ def generate(lake: Path, symbols: Sequence[str], days: int, monthly: bool) -> in
             if (day + timedelta(days=1)).month != day.month or d == days - 1:
                 write(symbol, f"{day:%Y-%m}", month)
                 month = []
-    target = contract.manifest_path(lake, "klines")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(manifest, schema=MANIFEST_SCHEMA), target, compression="zstd")
-    return len(manifest) + 1
+    write_manifest(lake, "klines")
+    return files + 1
 
 
 # --- the S3 server -----------------------------------------------------------------------------

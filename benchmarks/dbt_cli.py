@@ -3,43 +3,23 @@ benchmarks so each measures the same thing."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DBT = REPO_ROOT / ".venv" / "bin" / "dbt"
+from tests.fixtures.dbt import DBT, process_env, project_args
+from tests.fixtures.paths import REPO_ROOT
 
 
 def dbt_env(lake: Path, db: Path, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of a benchmark's dbt: the caller's PG*, R2_* and SPARK_* variables dropped (a
-    benchmark must not export to, or read from, a developer's real servers or Spark); `extra_env` adds
-    back what a run needs."""
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "R2_", "SPARK_"))},
-        "LAKE_DIR": str(lake),
-        "DUCKDB_PATH": str(db),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        **(extra_env or {}),
-    }
+    """The environment of a benchmark's dbt (tests/fixtures/dbt.py's process_env) building `db`."""
+    return process_env(lake, {"DUCKDB_PATH": str(db), **(extra_env or {})})
 
 
 def dbt_command(args: Sequence[str], work: Path) -> list[str]:
     """`dbt <args>` on the repository's project, target/ and logs/ under `work`."""
-    return [
-        str(DBT),
-        *args,
-        "--project-dir",
-        str(REPO_ROOT),
-        "--profiles-dir",
-        str(REPO_ROOT),
-        "--target-path",
-        str(work / "target"),
-        "--log-path",
-        str(work / "logs"),
-    ]
+    return [str(DBT), *args, *project_args(work)]
 
 
 def run_dbt(

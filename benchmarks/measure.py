@@ -8,7 +8,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,39 +27,42 @@ class Measured:
     stderr: str
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of `pid` and its descendants, read from /proc (statm, and each thread's children
-    list). psutil's children() scans every process on the machine: every 10 ms that took a fifth of a
-    core, which the measured pipelines then lost."""
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * _PAGE
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    stack.extend(int(c) for c in f.read().split())
-        except (OSError, ValueError, IndexError):  # the process or thread just ended
-            continue
-    return total
-
-
-def tree_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds (user + sys) so far of `pid` and each of its descendants, from /proc."""
-    out: dict[int, float] = {}
+def _tree(pid: int) -> Iterator[int]:
+    """`pid` and its descendants, from each thread's /proc children list. psutil's children() scans every process on the machine: every 10 ms that took a
+    fifth of a core, which the measured pipelines then lost."""
     stack = [pid]
     while stack:
         p = stack.pop()
         try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            out[p] = (int(fields[11]) + int(fields[12])) / _TICKS
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     stack.extend(int(c) for c in f.read().split())
-        except (OSError, ValueError, IndexError):  # the process or thread just ended
+            yield p
+        except (OSError, ValueError):  # the process or thread just ended
             continue
+
+
+def _read(pid: int, name: str) -> str | None:
+    try:
+        with open(f"/proc/{pid}/{name}") as f:
+            return f.read()
+    except OSError:  # the process just ended
+        return None
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of `pid` and its descendants, from /proc/<pid>/statm."""
+    statm = (_read(p, "statm") for p in _tree(pid))
+    return sum(int(text.split()[1]) * _PAGE for text in statm if text)
+
+
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + sys) so far of `pid` and each of its descendants, from /proc/<pid>/stat."""
+    out: dict[int, float] = {}
+    for p in _tree(pid):
+        if text := _read(p, "stat"):
+            fields = text.rsplit(")", 1)[1].split()
+            out[p] = (int(fields[11]) + int(fields[12])) / _TICKS
     return out
 
 

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -31,7 +29,7 @@ import pytest
 
 from tests.dbt_helpers import query
 from tests.fixtures.binance_server import BinanceServer
-from tests.fixtures.paths import REPO_ROOT
+from tests.fixtures.dbt import DBT, process_env, project_args
 from tests.fixtures.prerequisites import missing
 from tests.fixtures.warehouse import (
     SESSION_LOADS,
@@ -120,29 +118,14 @@ def spark_build(lake: Path, work: Path) -> SparkBuild:
     """`dbt build --target spark` on `lake`, warehouse and metastore under `work` (reused by a later
     build with the same `work`, as a user's next run reuses ./spark-warehouse)."""
     work.mkdir(parents=True, exist_ok=True)
-    dbt = Path(sys.executable).with_name("dbt")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "R2_", "SPARK_"))},
-        "LAKE_DIR": str(lake),
-        "SPARK_WAREHOUSE_DIR": str(work / "spark-warehouse"),
-        "SPARK_METASTORE_DIR": str(work / "metastore_db"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    cmd = [
-        str(dbt) if dbt.is_file() else "dbt",
-        "build",
-        "--target",
-        "spark",
-        "--project-dir",
-        str(REPO_ROOT),
-        "--profiles-dir",
-        str(REPO_ROOT),
-        "--target-path",
-        str(work / "target"),
-        "--log-path",
-        str(work / "logs"),
-        "--no-partial-parse",
-    ]
+    env = process_env(
+        lake,
+        {
+            "SPARK_WAREHOUSE_DIR": str(work / "spark-warehouse"),
+            "SPARK_METASTORE_DIR": str(work / "metastore_db"),
+        },
+    )
+    cmd = [str(DBT), "build", "--target", "spark", *project_args(work), "--no-partial-parse"]
     proc = subprocess.run(
         cmd, cwd=work, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False
     )

@@ -44,6 +44,23 @@
 {%- endmacro %}
 
 
+{% macro binance_lake_changes(datasets, interval=none) -%}
+    {#- What an incremental model reading the lake rebuilds, as [scope, watermark]: the series whose
+        archives of `datasets` (of `interval`, when given) changed since the model's last build (none on
+        a full build: binance_in_scope is then true), and the manifest's latest loaded_at, which the
+        model stores as _manifest_loaded_at for the next run. A table aggregated from one interval cannot
+        switch to another without a full refresh. -#}
+    {%- set watermark = binance_manifest_watermark(datasets) if execute else 'null' -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{- return([[], watermark]) -}}
+    {%- endif -%}
+    {%- if interval is not none -%}
+        {%- do binance_assert_built_from(interval) -%}
+    {%- endif -%}
+    {{- return([binance_changed_series(datasets, watermark, interval=interval), watermark]) -}}
+{%- endmacro %}
+
+
 {% macro binance_changed_series(datasets, watermark, interval=none, by_interval=false) -%}
     {#- Series of `datasets` (and `interval`) whose archives entered the manifest after this model's
         last build and at or before `watermark`, or whose lake files no manifest records: (market,
@@ -113,8 +130,8 @@
 
 {% macro binance_in_scope(scope, relation, date_column=none) -%}
     {#- A WHERE condition on `relation` (an alias with market and symbol columns): true on a full build;
-        on an incremental one, the row's series is in `scope` and (with `date_column`) the row is on or
-        after its rebuild_from. The subqueries are correlated by equality only, so DuckDB hash-joins
+        on an incremental one, the row's series is in `scope` and (with `date_column`, a date or
+        timestamp column) the row is on or after its rebuild_from. The subqueries are correlated by equality only, so DuckDB hash-joins
         them: an EXISTS that also held the date range ran as a nested loop, 5-10x slower on every
         candle read (benchmarks/bench_dbt.py). -#}
     {%- if not is_incremental() -%}
@@ -130,7 +147,9 @@
         {%- if date_column is none -%}
             exists (select 1 from {{ binance_scope_values(scope) }} as scope where {{ same_series }})
         {%- else -%}
-            cast({{ relation }}.{{ date_column }} as date) >= (
+            {#- The earliest rebuilt day as a literal too: the Parquet scan skips older row groups. -#}
+            {{ relation }}.{{ date_column }} >= {{ binance_scope_min_date(scope) }}
+            and cast({{ relation }}.{{ date_column }} as date) >= (
                 select max(scope.rebuild_from)
                 from {{ binance_scope_values(scope) }} as scope
                 where {{ same_series }}

@@ -3,26 +3,14 @@
 {{ config(**binance_incremental_config()) }}
 -- depends_on: {{ ref('stg_binance__manifest') }}
 
-{%- set scope = [] -%}
-{%- set watermark = binance_manifest_watermark(['fundingRate']) if execute else 'null' -%}
-{%- if execute and is_incremental() -%}
-    {%- set scope = binance_changed_series(['fundingRate'], watermark) -%}
-{%- endif %}
+{%- set scope, watermark = binance_lake_changes(['fundingRate']) %}
 
 with
 
 funding as (
 
     select *
-    from {{ ref('stg_binance__funding_rates') }}
-    where funding_at >= {{ binance_scope_min_date(scope) }}
-
-),
-
-scoped_funding as (
-
-    select *
-    from funding
+    from {{ ref('stg_binance__funding_rates') }} as funding  -- noqa: AL05
     where {{ binance_in_scope(scope, 'funding', 'funding_at') }}
 
 ),
@@ -38,7 +26,7 @@ final as (
         cast(sum(funding_interval_hours) as bigint) as funding_hours,
         {{ binance_built_at() }} as _built_at,
         {{ watermark }} as _manifest_loaded_at
-    from scoped_funding
+    from funding
     group by market, symbol, cast(funding_at as date)
 
 )

@@ -6,31 +6,17 @@
 -- depends_on: {{ ref('stg_binance__manifest') }}
 
 {%- set source_interval = var('daily_source_interval') -%}
-{%- set scope = [] -%}
-{%- set watermark = binance_manifest_watermark(['klines']) if execute else 'null' -%}
-{%- if execute and is_incremental() -%}
-    {{- binance_assert_built_from(source_interval) -}}
-    {%- set scope = binance_changed_series(['klines'], watermark, interval=source_interval) -%}
-{%- endif %}
+{%- set scope, watermark = binance_lake_changes(['klines'], interval=source_interval) %}
 
 with
 
 candles as (
 
     select *
-    from {{ ref('stg_binance__klines') }}
+    from {{ ref('stg_binance__klines') }} as candles  -- noqa: AL05
     where
         {{ adapter.quote('interval') }} = '{{ source_interval }}'
-        -- Earliest rebuilt day as a literal, so the Parquet scan skips older row groups.
-        and open_at >= {{ binance_scope_min_date(scope) }}
-
-),
-
-scoped_candles as (
-
-    select *
-    from candles
-    where {{ binance_in_scope(scope, 'candles', 'open_at') }}
+        and {{ binance_in_scope(scope, 'candles', 'open_at') }}
 
 ),
 
@@ -82,7 +68,7 @@ daily as (
         -- The day's closes in time order: squared log returns between neighbours, without a window
         -- over every candle (a sort of the whole lake).
         {{ binance_ordered_list('close_price', 'open_at') }} as closes
-    from scoped_candles
+    from candles
     group by market, symbol, cast(open_at as date)
 
 ),

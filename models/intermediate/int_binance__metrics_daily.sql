@@ -4,26 +4,14 @@
 {{ config(**binance_incremental_config()) }}
 -- depends_on: {{ ref('stg_binance__manifest') }}
 
-{%- set scope = [] -%}
-{%- set watermark = binance_manifest_watermark(['metrics']) if execute else 'null' -%}
-{%- if execute and is_incremental() -%}
-    {%- set scope = binance_changed_series(['metrics'], watermark) -%}
-{%- endif %}
+{%- set scope, watermark = binance_lake_changes(['metrics']) %}
 
 with
 
 metrics as (
 
     select *
-    from {{ ref('stg_binance__metrics') }}
-    where metric_at >= {{ binance_scope_min_date(scope) }}
-
-),
-
-scoped_metrics as (
-
-    select *
-    from metrics
+    from {{ ref('stg_binance__metrics') }} as metrics  -- noqa: AL05
     where {{ binance_in_scope(scope, 'metrics', 'metric_at') }}
 
 ),
@@ -44,7 +32,7 @@ final as (
         max(metric_at) as last_metric_at,
         {{ binance_built_at() }} as _built_at,
         {{ watermark }} as _manifest_loaded_at
-    from scoped_metrics
+    from metrics
     group by market, symbol, cast(metric_at as date)
 
 )

@@ -6,12 +6,7 @@
 
 {%- set datasets = ['markPriceKlines', 'indexPriceKlines', 'premiumIndexKlines'] -%}
 {%- set source_interval = var('daily_source_interval') -%}
-{%- set scope = [] -%}
-{%- set watermark = binance_manifest_watermark(datasets) if execute else 'null' -%}
-{%- if execute and is_incremental() -%}
-    {{- binance_assert_built_from(source_interval) -}}
-    {%- set scope = binance_changed_series(datasets, watermark, interval=source_interval) -%}
-{%- endif %}
+{%- set scope, watermark = binance_lake_changes(datasets, interval=source_interval) %}
 
 with
 
@@ -28,22 +23,14 @@ candles as (
             symbol,
             open_at,
             close_price
-        from {{ ref(model) }}
+        from {{ ref(model) }} as candles  -- noqa: AL05
         where
             {{ adapter.quote('interval') }} = '{{ source_interval }}'
-            and open_at >= {{ binance_scope_min_date(scope) }}
+            and {{ binance_in_scope(scope, 'candles', 'open_at') }}
         {%- if not loop.last %}
             union all
         {%- endif %}
     {%- endfor %}
-
-),
-
-scoped_candles as (
-
-    select *
-    from candles
-    where {{ binance_in_scope(scope, 'candles', 'open_at') }}
 
 ),
 
@@ -56,7 +43,7 @@ daily_per_dataset as (
         cast(open_at as date) as trade_date,
         {{ binance_arg_max('close_price', 'open_at') }} as last_close,
         avg(close_price) as mean_close
-    from scoped_candles
+    from candles
     group by dataset, market, symbol, cast(open_at as date)
 
 ),

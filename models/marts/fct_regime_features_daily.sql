@@ -201,22 +201,10 @@ windowed as (
         stddev_samp(base_volume) over last_30_days as volume_stddev_30
     from with_log_return
     window
-        last_7_days as (
-            partition by market, symbol order by day_number
-            range between 6 preceding and current row
-        ),
-        last_30_days as (
-            partition by market, symbol order by day_number
-            range between 29 preceding and current row
-        ),
-        last_90_days as (
-            partition by market, symbol order by day_number
-            range between 89 preceding and current row
-        ),
-        day_30_ago as (
-            partition by market, symbol order by day_number
-            range between 30 preceding and 30 preceding
-        )
+        last_7_days as ({{ binance_calendar_days(6) }}),
+        last_30_days as ({{ binance_calendar_days(29) }}),
+        last_90_days as ({{ binance_calendar_days(89) }}),
+        day_30_ago as ({{ binance_calendar_days(30, 30) }})
 
 ),
 
@@ -306,18 +294,9 @@ derivatives_windowed as (
         end as premium_zscore_30d
     from derivatives_series
     window
-        last_7_days as (
-            partition by market, symbol order by day_number
-            range between 6 preceding and current row
-        ),
-        last_30_days as (
-            partition by market, symbol order by day_number
-            range between 29 preceding and current row
-        ),
-        day_7_ago as (
-            partition by market, symbol order by day_number
-            range between 7 preceding and 7 preceding
-        )
+        last_7_days as ({{ binance_calendar_days(6) }}),
+        last_30_days as ({{ binance_calendar_days(29) }}),
+        day_7_ago as ({{ binance_calendar_days(7, 7) }})
 
 ),
 

@@ -5,26 +5,14 @@
 {{ config(**binance_incremental_config()) }}
 -- depends_on: {{ ref('stg_binance__manifest') }}
 
-{%- set scope = [] -%}
-{%- set watermark = binance_manifest_watermark(['aggTrades']) if execute else 'null' -%}
-{%- if execute and is_incremental() -%}
-    {%- set scope = binance_changed_series(['aggTrades'], watermark) -%}
-{%- endif %}
+{%- set scope, watermark = binance_lake_changes(['aggTrades']) %}
 
 with
 
 trades as (
 
     select *
-    from {{ ref('stg_binance__agg_trades') }}
-    where transact_at >= {{ binance_scope_min_date(scope) }}
-
-),
-
-scoped_trades as (
-
-    select *
-    from trades
+    from {{ ref('stg_binance__agg_trades') }} as trades  -- noqa: AL05
     where {{ binance_in_scope(scope, 'trades', 'transact_at') }}
 
 ),
@@ -43,7 +31,7 @@ daily as (
         coalesce(sum(case when is_buyer_maker then price * quantity end), 0) as taker_sell_quote,
         sum(price * quantity) / nullif(sum(quantity), 0) as vwap,
         max(agg_trade_id) - min(agg_trade_id) + 1 - count(*) as missing_agg_trade_ids
-    from scoped_trades
+    from trades
     group by market, symbol, cast(transact_at as date)
 
 ),
