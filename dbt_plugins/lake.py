@@ -9,6 +9,9 @@
    'release', lake_root)` is a SQL function the on-run-start / on-run-end hooks call: a build holds
    a shared lock on `{lake}/binance/.readers.lock` while it runs, and a loader swaps monthly files in
    for daily ones only while it holds that lock exclusively. A killed build's lock dies with it.
+   `binance_manifest_hold(...)` does the same with the manifest lock, for the one statement that
+   reads the manifests (stg_binance__manifest): a loader replaces its manifest file under that lock,
+   and DuckDB reading a Parquet file replaced in mid-query reads garbage ("Invalid data").
 3. An empty lake stops `dbt build` / `dbt run` in one line before DuckDB opens the warehouse file,
    so no empty `warehouse.duckdb` is left behind.
 
@@ -28,8 +31,9 @@ from loaders import config, contract, locks
 
 SESSION_VARIABLE = "binance_cwd"
 LEASE_FUNCTION = "binance_lake_lease"
+MANIFEST_FUNCTION = "binance_manifest_hold"
 
-_leases: dict[Path, tuple[int, int]] = {}  # lake root -> (descriptor of the shared lock, holders)
+_leases: dict[Path, tuple[int, int]] = {}  # lock file -> (descriptor of the shared lock, holders)
 _leases_lock = threading.Lock()
 
 
@@ -41,25 +45,34 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def lease(action: str, lake_root: str) -> str:
-    """Take ('acquire') or drop ('release') this process's shared hold on the lake's readers lock."""
-    root = Path(lake_root)
+def _hold(action: str, lock_path: Path) -> str:
+    """Take ('acquire') or drop ('release') this process's shared hold on a lake lock file."""
     with _leases_lock:
-        fd, holders = _leases.get(root, (-1, 0))
+        fd, holders = _leases.get(lock_path, (-1, 0))
         if action == "acquire":
             if holders == 0:
-                fd = locks.hold_shared(contract.readers_lock_path(root)) or -1
-            _leases[root] = (fd, holders + 1)
+                fd = locks.hold_shared(lock_path) or -1
+            _leases[lock_path] = (fd, holders + 1)
             return "held" if fd >= 0 else "unlocked (lake not writable)"
         if action == "release" and holders:
             if holders == 1:
-                _leases.pop(root)
+                _leases.pop(lock_path)
                 if fd >= 0:
                     os.close(fd)
             else:
-                _leases[root] = (fd, holders - 1)
+                _leases[lock_path] = (fd, holders - 1)
             return "released"
     return "not held"
+
+
+def lease(action: str, lake_root: str) -> str:
+    """The build's hold on the lake's readers lock (on-run-start / on-run-end)."""
+    return _hold(action, contract.readers_lock_path(Path(lake_root)))
+
+
+def manifest_hold(action: str, lake_root: str) -> str:
+    """A hold on the lake's manifest lock while one statement reads the manifests."""
+    return _hold(action, contract.manifest_lock_path(Path(lake_root)))
 
 
 def release_all() -> None:
@@ -100,7 +113,8 @@ class Plugin(BasePlugin):
             )
 
     def configure_connection(self, conn: Any) -> None:
-        conn.create_function(LEASE_FUNCTION, lease, ["VARCHAR", "VARCHAR"], "VARCHAR", side_effects=True)
+        for name, function in ((LEASE_FUNCTION, lease), (MANIFEST_FUNCTION, manifest_hold)):
+            conn.create_function(name, function, ["VARCHAR", "VARCHAR"], "VARCHAR", side_effects=True)
 
     def configure_cursor(self, cursor: Any) -> None:
         cursor.execute(f"set variable {SESSION_VARIABLE} = {_sql_string(os.getcwd())}")

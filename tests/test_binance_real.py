@@ -1,5 +1,5 @@
-"""The loader on real Binance files from ../shared/binance/ (skipped with a reason when absent), served
-by the local Binance server: the lake must hold exactly the rows Binance published."""
+"""The loader on real Binance files (tests/data/binance/, a copy of ../shared/binance/ with its
+provenance), served by the local Binance server: the lake must hold exactly the rows Binance published."""
 
 from __future__ import annotations
 

@@ -26,13 +26,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.fixtures.chromium import Browser, browser, chromium_binary
+from tests.fixtures.chromium import Browser, browser, chromium_binary, screenshot_path
 from tests.fixtures.dashboards import (
     CHARTS,
     DASHBOARDS,
     NPM_CI_TIMEOUT_S,
     PAGE_TIMEOUT_S,
-    SCREENSHOT_DIR,
     SOURCES_TIMEOUT_S,
     build_site,
     copy_project,
@@ -101,11 +100,6 @@ def page(tmp_path: Path) -> Iterator[Browser]:
     chromium_binary()  # fail in CI, skip elsewhere, when chromium is missing
     with browser(tmp_path / "chromium-profile") as instance:
         yield instance
-
-
-def screenshot_path(tmp_path: Path, name: str) -> Path:
-    folder = SCREENSHOT_DIR if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
-    return folder / name
 
 
 def assert_clean(page: Browser, base_url: str) -> None:

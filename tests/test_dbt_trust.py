@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from loaders import contract, locks
@@ -239,3 +240,51 @@ def test_vars_that_reach_sql_are_validated_in_one_line(
     assert "$export$" not in out.replace(lines[0], "")  # no SQL was generated from the value
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from duckdb_tables()").fetchone()[0] == 0  # nothing built
+
+
+def test_builds_read_the_manifest_whole_while_a_loader_saves_it(
+    binance_server: BinanceServer, tmp_path: Path
+) -> None:
+    """A loader replaces its manifest file as it goes (under the manifest lock), while builds read it.
+    Every build must succeed and see each lake file once. When stg_binance__manifest was a view, each
+    query read whatever manifest it met, sometimes a file swapped mid-query ("Invalid data"), or the
+    file both as recorded and as not (its grain test failed): 1 build in ~10 of the loop test above."""
+    lake, db = tmp_path / "lake", tmp_path / "w.duckdb"
+    for k, month in enumerate(("2024-01", "2024-02")):
+        publish_month(binance_server, month, k, daily=False)
+    load_all(binance_server, lake)
+    manifest = contract.manifest_path(lake, "klines")
+    entries = pq.read_table(manifest)
+    versions = [entries.slice(0, entries.num_rows - 1), entries]  # a save before the last file's, then after
+    stop = threading.Event()
+
+    def saves() -> None:  # what a loader does as it goes: a new manifest, atomically, under the lock
+        k = 0
+        while not stop.is_set():
+            tmp = contract.temp_path(manifest)
+            pq.write_table(versions[k % 2], tmp)
+            with locks.exclusive(contract.manifest_lock_path(lake)):
+                os.replace(tmp, manifest)
+            k += 1
+            time.sleep(0.002)
+
+    saver = threading.Thread(target=saves)
+    saver.start()
+    try:
+        for k in range(6):
+            run = run_dbt(
+                "build",
+                "--select",
+                "+stg_binance__manifest",
+                lake_dir=lake,
+                duckdb_path=db,
+                work_dir=tmp_path / f"b{k}",
+            )
+            assert run.success, run.statuses()
+            files = query(
+                db, "select count(distinct lake_path) as files, count(*) as n from stg_binance__manifest"
+            )
+            assert files == [{"files": 2, "n": 2}]
+    finally:
+        stop.set()
+        saver.join(timeout=30)

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.fixtures.chromium import Browser, ConsoleEntry, browser
+from tests.fixtures.chromium import Browser, ConsoleEntry, browser, screenshot_path
 from tests.fixtures.dbt import run_dbt
 from tests.fixtures.paths import REPO_ROOT
 
@@ -37,7 +37,6 @@ EXPOSURES = (
     "postgres_hot_fct_regime_features_daily",
     "bi_warehouse_duckdb_file",
 )
-SCREENSHOT_DIR = REPO_ROOT / "docs" / "images"
 SERVE_TIMEOUT_S = 90.0
 
 
@@ -111,11 +110,6 @@ def page(docs_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Br
     with browser(tmp_path_factory.mktemp("chromium-profile")) as instance:
         instance.navigate(f"{docs_url}/index.html#!/overview")
         yield instance
-
-
-def screenshot_path(tmp_path: Path, name: str) -> Path:
-    folder = SCREENSHOT_DIR if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
-    return folder / name
 
 
 def assert_png(path: Path, min_bytes: int = 20_000) -> None:

@@ -131,9 +131,9 @@
 {% macro binance_in_scope(scope, relation, date_column=none) -%}
     {#- A WHERE condition on `relation` (an alias with market and symbol columns): true on a full build;
         on an incremental one, the row's series is in `scope` and (with `date_column`, a date or
-        timestamp column) the row is on or after its rebuild_from. The subqueries are correlated by equality only, so DuckDB hash-joins
-        them: an EXISTS that also held the date range ran as a nested loop, 5-10x slower on every
-        candle read (benchmarks/bench_dbt.py). -#}
+        timestamp column) the row is on or after its rebuild_from. The subqueries are correlated by
+        equality only, so DuckDB hash-joins them: an EXISTS that also held the date range ran as a
+        nested loop, 5-10x slower on every candle read (benchmarks/bench_dbt.py). -#}
     {%- if not is_incremental() -%}
         true
     {%- else -%}

@@ -402,20 +402,27 @@
         run reads the lake, so a loader running meanwhile never swaps files under it (dbt_plugins.lake,
         a dbt-duckdb plugin). A no-op for a lake in a bucket, without the plugin, and on Spark (no
         plugin; docs/scaling.md: do not load into a lake a Spark build is reading). -#}
-    {{- return(adapter.dispatch('binance_lake_lease', 'binance_warehouse')(action)) -}}
+    {{- return(adapter.dispatch('binance_lake_hold', 'binance_warehouse')('binance_lake_lease', action)) -}}
 {%- endmacro %}
 
-{% macro default__binance_lake_lease(action) -%}
+{% macro binance_manifest_hold(action) -%}
+    {#- stg_binance__manifest's pre-hook ('acquire') / post-hook ('release'): hold the local lake's
+        manifest lock while its one statement reads the manifests, which a loader replaces under that
+        lock as it goes (dbt_plugins.lake). No-ops where binance_lake_lease is one. -#}
+    {{- return(adapter.dispatch('binance_lake_hold', 'binance_warehouse')('binance_manifest_hold', action)) -}}
+{%- endmacro %}
+
+{% macro default__binance_lake_hold(function_name, action) -%}
     select 1
 {%- endmacro %}
 
-{% macro duckdb__binance_lake_lease(action) -%}
+{% macro duckdb__binance_lake_hold(function_name, action) -%}
     {%- set root = binance_lake_root() if execute else '' -%}
     {%- if execute and '://' not in root -%}
-        {%- set has_lease = run_query("select count(*) from duckdb_functions() where function_name = 'binance_lake_lease'")
-            .columns[0].values()[0] -%}
-        {%- if has_lease -%}
-            {%- do run_query("select binance_lake_lease(" ~ binance_sql_string(action) ~ ", "
+        {%- set has_function = run_query("select count(*) from duckdb_functions() where function_name = "
+            ~ binance_sql_string(function_name)).columns[0].values()[0] -%}
+        {%- if has_function -%}
+            {%- do run_query("select " ~ function_name ~ "(" ~ binance_sql_string(action) ~ ", "
                 ~ binance_sql_string(root) ~ ")") -%}
         {%- endif -%}
     {%- endif -%}

@@ -2,7 +2,14 @@
     (a loader killed between writing a file and saving its manifest, or a lake copied by hand): those
     have is_recorded = false and no loaded_at, and every incremental build rebuilds their series until
     a loader records them. The incremental models read this to learn what changed since their last
-    build (macros/binance/incremental.sql). -#}
+    build (macros/binance/incremental.sql).
+    A table, read once per build under the manifest lock: a loader replaces its manifest file as it
+    goes, and a view would read whatever version each query met (or a file swapped mid-query). -#}
+{{ config(
+    materialized='table',
+    pre_hook="{{ binance_manifest_hold('acquire') }}",
+    post_hook="{{ binance_manifest_hold('release') }}",
+) }}
 
 {%- set path_pattern = '^binance/([^/]+)/market=([^/]+)/(interval=([^/]+)/)?symbol=([^/]+)/month=[^/]+/[^/]*-([0-9]{4}-[0-9]{2}(-[0-9]{2})?)[.]parquet$' %}
 
