@@ -14,7 +14,7 @@
 
 Goals (issue 13): full build <= 1.5 x floor + start-up; incremental <= 15% of the full build.
 
-    .venv/bin/python benchmarks/bench_derivatives.py                          # ~30 min on 2 cores
+    .venv/bin/python benchmarks/bench_derivatives.py                          # ~15 min on 2 cores
     .venv/bin/python benchmarks/bench_derivatives.py --symbols 10 --months 3 --load-symbols 2 --load-months 1
 """
 
