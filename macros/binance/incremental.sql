@@ -128,10 +128,11 @@
 {%- endmacro %}
 
 
-{% macro binance_in_scope(scope, relation, date_column=none) -%}
+{% macro binance_in_scope(scope, relation, date_column=none, from_lake=false) -%}
     {#- A WHERE condition on `relation` (an alias with market and symbol columns): true on a full build;
         on an incremental one, the row's series is in `scope` and (with `date_column`, a date or
-        timestamp column) the row is on or after its rebuild_from. The subqueries are correlated by
+        timestamp column) the row is on or after its rebuild_from; `from_lake` when `relation` is a
+        staging view, whose lake_month then bounds the files read. The subqueries are correlated by
         equality only, so DuckDB hash-joins them: an EXISTS that also held the date range ran as a
         nested loop, 5-10x slower on every candle read (benchmarks/bench_dbt.py). -#}
     {%- if not is_incremental() -%}
@@ -149,6 +150,9 @@
         {%- else -%}
             {#- The earliest rebuilt day as a literal too: the Parquet scan skips older row groups. -#}
             {{ relation }}.{{ date_column }} >= {{ binance_scope_min_date(scope) }}
+            {%- if from_lake %}
+                and {{ relation }}.lake_month >= '{{ binance_scope_min_month(scope) }}'
+            {%- endif %}
             and cast({{ relation }}.{{ date_column }} as date) >= (
                 select max(scope.rebuild_from)
                 from {{ binance_scope_values(scope) }} as scope
@@ -168,6 +172,17 @@
         {{- return(binance_timestamp_literal('9999-12-31')) -}}
     {%- endif -%}
     {{- return(binance_timestamp_literal(scope | map(attribute='rebuild_from') | min)) -}}
+{%- endmacro %}
+
+
+{% macro binance_scope_min_month(scope) -%}
+    {#- The lake month (YYYY-MM) of the scope's earliest rebuild_from: a bound on the staging views'
+        lake_month, the Hive partition, which skips whole files by their path (a bound on the row time
+        alone still opens every file's footer: 25 s instead of 4 s over 219k metrics files). -#}
+    {%- if scope | length == 0 -%}
+        {{- return('9999-12') -}}
+    {%- endif -%}
+    {{- return((scope | map(attribute='rebuild_from') | min | string)[:7]) -}}
 {%- endmacro %}
 
 

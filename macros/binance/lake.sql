@@ -107,19 +107,22 @@
 {%- endmacro %}
 
 
-{% macro binance_recent_cutoff(table_name='klines') -%}
-    {#- Start of the month before the dataset's latest month (from file names: no file is opened), as a
-        SQL timestamp literal; var staging_test_months (default 2) sets how many months back, 0 = all.
-        Data tests on staging views check only these rows: older months were checked when they were
-        loaded, and re-reading every row on every build would dwarf an incremental build. -#}
+{% macro binance_recent_month(table_name='klines') -%}
+    {#- The first lake month (a 'YYYY-MM' SQL literal) that data tests on staging views check: the
+        month before the dataset's latest month (from file names: no file is opened); var
+        staging_test_months (default 2) sets how many months back, 0 = all. Older months were checked
+        when they were loaded, and re-reading every row on every build would dwarf an incremental
+        build. A bound on lake_month (the Hive partition) skips the other files by their path. -#}
     {%- set months = var('staging_test_months', 2) | int -%}
     {%- if months <= 0 or not execute -%}
-        {{- return(binance_timestamp_literal('1970-01-01')) -}}
+        {{- return("'0000-00'") -}}
     {%- endif -%}
     {%- set latest = run_query("select max(regexp_extract(file, '/month=([0-9]{4}-[0-9]{2})/', 1)) from "
         ~ binance_lake_files(table_name) ~ " as listed").columns[0].values()[0] -%}
     {%- if latest is none or latest == '' -%}
-        {{- return(binance_timestamp_literal('1970-01-01')) -}}
+        {{- return("'0000-00'") -}}
     {%- endif -%}
-    {{- return(binance_add_months(binance_timestamp_literal(latest ~ '-01'), 1 - months)) -}}
+    {%- set index = (latest[:4] | int) * 12 + (latest[5:7] | int) - 1 - (months - 1) -%}
+    {{- return("'%04d-%02d'" % (index // 12, index % 12 + 1)) -}}
 {%- endmacro %}
+

@@ -96,21 +96,6 @@
 {%- endmacro %}
 
 
-{% macro binance_add_months(timestamp_sql, months) -%}
-    {{- return(adapter.dispatch('binance_add_months', 'binance_warehouse')(timestamp_sql, months)) -}}
-{%- endmacro %}
-
-{% macro duckdb__binance_add_months(timestamp_sql, months) -%}
-    {{- return('(' ~ timestamp_sql ~ ' + interval (' ~ months ~ ') month)') -}}
-{%- endmacro %}
-
-{% macro spark__binance_add_months(timestamp_sql, months) -%}
-    {#- add_months works on dates (the callers pass the first of a month at midnight). -#}
-    {{- return('cast(add_months(cast(' ~ timestamp_sql ~ ' as date), ' ~ months ~ ') as '
-        ~ binance_timestamp_type() ~ ')') -}}
-{%- endmacro %}
-
-
 {% macro binance_day_number(date_sql) -%}
     {#- Days since 1970-01-01: an integer a RANGE window frame can step over on both engines. -#}
     {{- return(adapter.dispatch('binance_day_number', 'binance_warehouse')(date_sql)) -}}

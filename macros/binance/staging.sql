@@ -62,7 +62,9 @@ with
 
 unique_rows as (
 
-    select {{ renamed }}
+    select
+        {{ renamed }},
+        {{ adapter.quote('month') }} as lake_month
     from {{ binance_source(table_name) }}
     where filename not in {{ binance_overlapping_files(table_name) }}
 
@@ -70,7 +72,9 @@ unique_rows as (
 
 deduplicated_rows as (
 
-    select {{ renamed }}
+    select
+        {{ renamed }},
+        {{ adapter.quote('month') }} as lake_month
     from (
         select
             overlapping.*,

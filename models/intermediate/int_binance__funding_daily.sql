@@ -11,7 +11,7 @@ funding as (
 
     select *
     from {{ ref('stg_binance__funding_rates') }} as funding  -- noqa: AL05
-    where {{ binance_in_scope(scope, 'funding', 'funding_at') }}
+    where {{ binance_in_scope(scope, 'funding', 'funding_at', from_lake=true) }}
 
 ),
 

@@ -16,7 +16,7 @@ candles as (
     from {{ ref('stg_binance__klines') }} as candles  -- noqa: AL05
     where
         {{ adapter.quote('interval') }} = '{{ source_interval }}'
-        and {{ binance_in_scope(scope, 'candles', 'open_at') }}
+        and {{ binance_in_scope(scope, 'candles', 'open_at', from_lake=true) }}
 
 ),
 

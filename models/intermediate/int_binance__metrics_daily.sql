@@ -12,7 +12,7 @@ metrics as (
 
     select *
     from {{ ref('stg_binance__metrics') }} as metrics  -- noqa: AL05
-    where {{ binance_in_scope(scope, 'metrics', 'metric_at') }}
+    where {{ binance_in_scope(scope, 'metrics', 'metric_at', from_lake=true) }}
 
 ),
 

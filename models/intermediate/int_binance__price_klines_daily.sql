@@ -26,7 +26,7 @@ candles as (
         from {{ ref(model) }} as candles  -- noqa: AL05
         where
             {{ adapter.quote('interval') }} = '{{ source_interval }}'
-            and {{ binance_in_scope(scope, 'candles', 'open_at') }}
+            and {{ binance_in_scope(scope, 'candles', 'open_at', from_lake=true) }}
         {%- if not loop.last %}
             union all
         {%- endif %}

@@ -36,7 +36,7 @@ with
                 else 'cast(null as bigint)' }} as hours_present
         -- The alias is what the scope filter of an incremental run refers to.
         from {{ ref(model) }} as rows_of_day  -- noqa: AL05
-        where {{ binance_in_scope(scope, 'rows_of_day', time_column) }}
+        where {{ binance_in_scope(scope, 'rows_of_day', time_column, from_lake=true) }}
         group by
             market,
             {{ adapter.quote('interval') ~ ',' if has_interval }}

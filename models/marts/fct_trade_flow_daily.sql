@@ -13,7 +13,7 @@ trades as (
 
     select *
     from {{ ref('stg_binance__agg_trades') }} as trades  -- noqa: AL05
-    where {{ binance_in_scope(scope, 'trades', 'transact_at') }}
+    where {{ binance_in_scope(scope, 'trades', 'transact_at', from_lake=true) }}
 
 ),
 

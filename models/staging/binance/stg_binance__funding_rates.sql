@@ -16,7 +16,8 @@ final as (
         symbol,
         funding_time as funding_at,
         funding_interval_hours,
-        funding_rate
+        funding_rate,
+        {{ adapter.quote('month') }} as lake_month
     from funding
 
 )

@@ -21,7 +21,8 @@ final as (
         top_trader_account_ratio,
         top_trader_position_ratio,
         account_ratio,
-        taker_buy_sell_ratio
+        taker_buy_sell_ratio,
+        {{ adapter.quote('month') }} as lake_month
     from metrics
 
 )
