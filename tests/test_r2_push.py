@@ -422,8 +422,10 @@ def test_ctrl_c_stops_the_push_and_the_next_push_completes_it(
     for day in range(1, 29):
         folder = contract.partition_dir(lake, "klines", "spot", "1m", f"S{day}USDT", "2024-02")
         folder.mkdir(parents=True)
-        for hour in range(12):
-            (folder / f"S{day}USDT-1m-2024-02-{hour:02d}.parquet").write_bytes(os.urandom(2048))
+        # Enough files that the push is still running when Ctrl-C comes, even on a busy machine (with
+        # 336 it once finished all of them in 2.6 s before the signal landed).
+        for part in range(48):
+            (folder / f"S{day}USDT-1m-2024-02-{part:02d}.parquet").write_bytes(os.urandom(2048))
     files = lake_files(lake)
     env = {**s3_server.env(s3_bucket, PREFIX), "LAKE_DIR": str(lake)}
     full = {k: v for k, v in os.environ.items() if not k.startswith(("R2_", "AWS_"))}
