@@ -15,7 +15,7 @@ import pytest
 
 from loaders.binance.cli import main
 from tests.fixtures.binance_server import BinanceServer, Fault, lake_files, lake_rows
-from tests.fixtures.loader_cli import cli
+from tests.fixtures.loader_cli import cli, start
 from tests.fixtures.paths import REPO_ROOT
 
 
@@ -185,14 +185,7 @@ def test_sigterm_stops_cleanly(binance_server: BinanceServer, tmp_path: Path) ->
     binance_server.zip_fault = Fault(chunk_delay=0.2)
     args = ["--symbols", "BTCUSDT", "--intervals", "1m", "--workers", "1", "--lake", str(tmp_path)]
     urls = ["--base-url", binance_server.base_url, "--listing-url", binance_server.listing_url]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "loaders.binance", *args, *urls],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start("loaders.binance", *args, *urls)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not binance_server.downloads():

@@ -4,9 +4,6 @@ exactly what the CSV says; bad requests are one line and exit 2; defective files
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -21,6 +18,7 @@ from loaders.binance.cli import main
 from loaders.binance.manifest import read_entries
 from tests.fixtures import derivatives
 from tests.fixtures.binance_server import BinanceServer
+from tests.fixtures.loader_cli import start, urls
 from tests.fixtures.paths import REPO_ROOT
 from tests.reference import data_rows
 
@@ -171,12 +169,9 @@ def test_agg_trades_conversion_keeps_memory_flat(binance_server: BinanceServer, 
     big = derivatives.agg_trades_day(date(2026, 2, 1), 3, 1_500_000, spot=False)
     assert len(big) > 90_000_000
     publish(binance_server, key("um", "daily", "aggTrades", "ETHUSDT", "ETHUSDT-aggTrades-2026-02-01"), big)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "loaders.binance", "--market", "um", "--dataset", "aggTrades", "--symbols",
-         "ETHUSDT", "--workers", "1", "--lake", str(tmp_path), "--base-url", binance_server.base_url,
-         "--listing-url", binance_server.listing_url],
-        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    proc = start(
+        "loaders.binance", "--market", "um", "--dataset", "aggTrades", "--symbols", "ETHUSDT",
+        "--workers", "1", "--lake", str(tmp_path), *urls(binance_server),
     )  # fmt: skip
     peak_kb = 0
     deadline = time.monotonic() + 300
@@ -227,8 +222,7 @@ def test_bad_dataset_requests_are_one_line_exit_2(
     message: str,
 ) -> None:
     binance_server.add_shared(FUNDING_KEY.removeprefix("data/"))
-    urls = ["--base-url", binance_server.base_url, "--listing-url", binance_server.listing_url]
-    assert main([*args, *urls, "--lake", str(tmp_path / "lake")]) == 2
+    assert main([*args, *urls(binance_server), "--lake", str(tmp_path / "lake")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "lake").exists()

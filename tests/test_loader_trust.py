@@ -4,10 +4,7 @@ Real processes against the local Binance server; full disks and read-only lakes 
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,8 +23,7 @@ from tests.fixtures.binance_server import (
     lake_files,
     table_csv,
 )
-from tests.fixtures.loader_cli import cli, loaders_at_once, urls
-from tests.fixtures.paths import REPO_ROOT
+from tests.fixtures.loader_cli import cli, loaders_at_once, start, urls
 from tests.fixtures.prerequisites import read_only, tmpfs
 
 
@@ -217,14 +213,7 @@ def test_ctrl_c_during_slow_downloads_stops_within_two_seconds(
     for day in range(1, 7):
         key = archive_key("spot", "BTCUSDT", "1m", f"2024-03-0{day}")
         binance_server.fault(key, Fault(chunk_delay=0.2, chunk_size=1024), always=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "loaders.binance", "--symbols", "BTCUSDT", "--intervals", "1h", "1m", *common],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    proc = start("loaders.binance", "--symbols", "BTCUSDT", "--intervals", "1h", "1m", *common)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and len(binance_server.downloads()) < 3:  # 1h + 2 slow ones

@@ -16,6 +16,7 @@ import loaders.r2.mirror as mirror
 from loaders import config, contract
 from loaders.r2 import R2Settings, push
 from tests.fixtures.binance_server import BinanceServer
+from tests.fixtures.loader_cli import start
 from tests.fixtures.paths import REPO_ROOT
 from tests.fixtures.s3 import S3Server
 from tests.fixtures.warehouse import LoadedLake
@@ -422,22 +423,13 @@ def test_ctrl_c_stops_the_push_and_the_next_push_completes_it(
     for day in range(1, 29):
         folder = contract.partition_dir(lake, "klines", "spot", "1m", f"S{day}USDT", "2024-02")
         folder.mkdir(parents=True)
-        # Enough files that the push is still running when Ctrl-C comes, even on a busy machine (with
-        # 336 it once finished all of them in 2.6 s before the signal landed).
-        for part in range(48):
-            (folder / f"S{day}USDT-1m-2024-02-{part:02d}.parquet").write_bytes(os.urandom(2048))
+        for hour in range(12):
+            (folder / f"S{day}USDT-1m-2024-02-{hour:02d}.parquet").write_bytes(os.urandom(2048))
     files = lake_files(lake)
     env = {**s3_server.env(s3_bucket, PREFIX), "LAKE_DIR": str(lake)}
     full = {k: v for k, v in os.environ.items() if not k.startswith(("R2_", "AWS_"))}
     full.update({k: v for k, v in env.items() if v is not None})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "loaders.r2", "push", "--workers", "2"],
-        cwd=REPO_ROOT,
-        env=full,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start("loaders.r2", "push", "--workers", "2", env=full)
     deadline = time.monotonic() + 30
     while not s3_server.objects(s3_bucket) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
