@@ -125,4 +125,3 @@
     {%- set index = (latest[:4] | int) * 12 + (latest[5:7] | int) - 1 - (months - 1) -%}
     {{- return("'%04d-%02d'" % (index // 12, index % 12 + 1)) -}}
 {%- endmacro %}
-
