@@ -82,7 +82,13 @@ R2_DEFAULT_WORKERS = 8
 # Per-lake cache of sha256 (by size + mtime) and of the remote sha256 (by key + ETag), so an unchanged
 # push costs one listing, not a read of every file and a HEAD of every object. Hidden: never pushed.
 R2_STATE_FILE = ".r2-push-state.json"
+# An endpoint that accepts connections and never answers fails after R2_MAX_ATTEMPTS x R2_READ_TIMEOUT,
+# about 90 s (it was 242 s: 4 attempts of 60 s, botocore's `max_attempts` counting retries only);
+# R2_TIMEOUT or --timeout set the read timeout. A request unanswered for R2_WAIT_NOTICE_SECONDS gets
+# one line naming the endpoint, so a hung push is never silent.
 R2_CONNECT_TIMEOUT = 5
-R2_READ_TIMEOUT = 60
-R2_MAX_ATTEMPTS = 3
+R2_READ_TIMEOUT = 30
+R2_MAX_TIMEOUT = 3600
+R2_MAX_ATTEMPTS = 3  # the first try and 2 retries
+R2_WAIT_NOTICE_SECONDS = 5
 R2_DELETE_BATCH = 1000

@@ -3,6 +3,7 @@ killed mid-run."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import signal
 import socket
@@ -15,7 +16,7 @@ import pytest
 
 from loaders.binance.cli import main
 from tests.fixtures.binance_server import BinanceServer, Fault, lake_files, lake_rows
-from tests.fixtures.loader_cli import cli, start
+from tests.fixtures.loader_cli import cli, start, urls
 from tests.fixtures.paths import REPO_ROOT
 
 
@@ -30,6 +31,7 @@ def closed_port() -> int:
 def served(binance_server: BinanceServer) -> BinanceServer:
     binance_server.add_klines("spot", "BTCUSDT", "1h", "2024-01")
     binance_server.add_klines("spot", "BTCUSDT", "1h", "2024-02-01")
+    binance_server.add_klines("um", "ETHUSDT", "1h", "2024-01")  # futures candles, no funding archives
     return binance_server
 
 
@@ -38,7 +40,7 @@ BAD_INPUTS = [
     (["--symbols", "BTCUSDT", "--intervals", "2m"], "unknown interval '2m'"),
     (["--market", "um", "--symbols", "BTCUSDT", "--intervals", "1s"], "1s exists only for market spot"),
     (["--symbols", "../../etc", "--intervals", "1h"], "invalid symbol '../../etc'"),
-    (["--symbols", "btcusdt", "--intervals", "1h"], "invalid symbol 'btcusdt'"),
+    (["--symbols", "btc-usdt", "--intervals", "1h"], "invalid symbol 'btc-usdt'"),
     (
         ["--symbols", "BTCUSDT", "--intervals", "1h", "--start", "2024-13"],
         "--start '2024-13' is not a real date",
@@ -50,6 +52,23 @@ BAD_INPUTS = [
     ),
     (["--symbols", "BTCUSDT", "--intervals", "1h", "--workers", "0"], "--workers must be between 1 and 64"),
     (["--symbols", "NOPEUSDT", "--intervals", "1h"], "unknown symbol 'NOPEUSDT'"),
+    # A symbol Binance knows, without archives of what was asked: say what is missing, not "unknown".
+    (
+        ["--market", "um", "--dataset", "fundingRate", "--symbols", "ETHUSDT"],
+        "no um fundingRate archives for ETHUSDT (it has um klines archives)",
+    ),
+    (
+        ["--market", "um", "--symbols", "BTCUSDT", "--intervals", "1h"],
+        "no um klines 1h archives for BTCUSDT (it has spot klines archives)",
+    ),
+    (
+        ["--symbols", "BTCUSDT", "--intervals", "1h", "--start", "2030-01"],
+        "no spot klines 1h archives for BTCUSDT from 2030-01-01 on (its archives run from 2024-01 to 2024-02-01)",
+    ),
+    (
+        ["--symbols", "BTCUSDT", "--intervals", "1h", "--start", "2023-01", "--end", "2023-06"],
+        "no spot klines 1h archives for BTCUSDT between 2023-01-01 and 2023-06-30 (its archives run",
+    ),
     (["--symbols", "BTCUSDT", "--intervals", "1h", "--workers", "two"], "invalid int value: 'two'"),
     (["--intervals", "1h"], "the following arguments are required: --symbols"),
 ]
@@ -100,6 +119,45 @@ def test_help_shows_every_flag_and_examples(capsys: pytest.CaptureFixture[str]) 
     ):
         assert flag in out
     assert "examples:" in out and "python -m loaders.binance --symbols BTCUSDT ETHUSDT" in out
+
+
+def test_version_usage_and_help_teach(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--version` is the installed distribution's (it used to say "--symbols is required"); the usage
+    line shows `status`; the help's examples carry a line saying what each does."""
+    res = cli("--version")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == f"binance-warehouse {importlib.metadata.version('binance-warehouse')}"
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    usage = out.split("\n\n", 1)[0]
+    assert usage.startswith("usage: python -m loaders.binance [--market")
+    assert "python -m loaders.binance status [--json]" in usage
+    assert "# what the lake holds" in out and "btcusdt is BTCUSDT" in out
+
+
+def test_symbols_in_any_case(served: BinanceServer, tmp_path: Path) -> None:
+    """`btcusdt` is BTCUSDT (Binance's symbols are capitals only), in --symbols and in --exclude."""
+    served.add_klines("spot", "ETHUSDT", "1h", "2024-01")
+    res = cli("--symbols", "btcusdt", "--intervals", "1h", "--lake", str(tmp_path), *urls(served))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1].startswith("loaded 2, ")
+    assert {p.name for p in (tmp_path / "binance/klines/market=spot/interval=1h").iterdir()} == {
+        "symbol=BTCUSDT"
+    }
+    res = cli("--symbols", "all", "--exclude", "ethusdt", "--intervals", "1h", "--dry-run", *urls(served))
+    assert res.returncode == 0, res.stderr
+    assert "symbols 1," in res.stdout.strip().splitlines()[-1], res.stdout
+
+
+def test_exclude_of_an_unknown_symbol_warns(served: BinanceServer, tmp_path: Path) -> None:
+    """A typo in --exclude would load what the user meant to leave out: one warning names it."""
+    args = ["--symbols", "ALL", "--intervals", "1h", "--lake", str(tmp_path), *urls(served)]
+    res = cli(*args, "--exclude", "NOSUCHUSDT", "--dry-run")
+    assert res.returncode == 0, res.stderr
+    warnings = [line for line in res.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1 and "--exclude NOSUCHUSDT: no spot klines symbol" in warnings[0], res.stderr
 
 
 def test_run_prints_summary_and_exit_codes(served: BinanceServer, tmp_path: Path) -> None:

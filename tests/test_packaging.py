@@ -1,13 +1,19 @@
 """`pip install .` gives working loaders and dbt plugins: every third-party package imported by a module
-under loaders/ or dbt_plugins/ is a declared runtime dependency (not only a dev one)."""
+under loaders/ or dbt_plugins/ is a declared runtime dependency (not only a dev one), and the console
+scripts pyproject declares run the same programs as `python -m`."""
 
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.metadata
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.fixtures.paths import REPO_ROOT
 
@@ -61,3 +67,56 @@ def test_the_scan_sees_a_dev_only_package(tmp_path: Path) -> None:
     declared = runtime_requirements()
     found = {n: {d.lower() for d in providers.get(n, [])} & declared for n in imported_top_levels(probe)}
     assert found == {"pandas": set(), "numpy": {"numpy"}}
+
+
+def console_scripts() -> dict[str, str]:
+    """[project.scripts] of pyproject.toml: command name -> "module:function"."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    with open(REPO_ROOT / "pyproject.toml", "rb") as fh:
+        return tomllib.load(fh)["project"].get("scripts", {})
+
+
+def call_script(
+    target: str,
+    name: str,
+    args: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> tuple[int, str]:
+    """What the installed command does: pip's wrapper imports `module`, calls `function()` with
+    sys.argv[0] set to the command's name and exits with what it returns or raises."""
+    module, function = target.split(":")
+    monkeypatch.setattr(sys, "argv", [f"/somewhere/bin/{name}", *args])
+    with pytest.raises(SystemExit) as exc:
+        getattr(importlib.import_module(module), function)()
+    return exc.value.code or 0, capsys.readouterr().out
+
+
+def test_console_scripts_are_the_loader_and_the_mirror(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`binance-loader` and `binance-r2` are installed with the package: the functions pyproject names
+    exist, answer --version with the distribution's version and --help under their own name."""
+    scripts = console_scripts()
+    assert set(scripts) >= {"binance-loader", "binance-r2"}, scripts
+    version = f"{DISTRIBUTION} {importlib.metadata.version(DISTRIBUTION)}"
+    for name in ("binance-loader", "binance-r2"):
+        code, out = call_script(scripts[name], name, ["--version"], monkeypatch, capsys)
+        assert (code, out.strip()) == (0, version), name
+        code, out = call_script(scripts[name], name, ["--help"], monkeypatch, capsys)
+        assert code == 0 and out.startswith(f"usage: {name} "), out[:200]
+    assert f"{name} push --dry-run" in out  # the examples name the command that was typed
+
+
+@pytest.mark.parametrize("module", ["loaders.binance", "loaders.r2"])
+def test_python_dash_m_still_works(module: str) -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", module, "--version"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == f"{DISTRIBUTION} {importlib.metadata.version(DISTRIBUTION)}"

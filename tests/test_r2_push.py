@@ -6,8 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -308,6 +313,7 @@ def test_configuration_and_request_failures_are_one_line_without_the_secret(
         ),
         ({**good, "R2_BUCKET": "no-such-bucket"}, 1, ["'no-such-bucket' does not exist"]),
         ({**good, "R2_ENDPOINT_URL": "http://127.0.0.1:9"}, 1, ["cannot reach http://127.0.0.1:9"]),
+        ({**good, "R2_TIMEOUT": "soon"}, 2, ["R2_TIMEOUT must be seconds", "'soon'"]),
     ]
     for env, code, words in cases:
         for command in (["push"], ["ls"]):
@@ -318,6 +324,62 @@ def test_configuration_and_request_failures_are_one_line_without_the_secret(
             assert all(w in errors[0] for w in words), errors[0]
             assert secret not in out.stdout + out.stderr and wrong_secret not in out.stdout + out.stderr
     assert s3_server.objects(s3_bucket) == {}
+
+
+@contextmanager
+def silent_endpoint() -> Iterator[str]:
+    """A loopback server that accepts every connection and never answers (a hung proxy, a firewall
+    that swallows traffic, a wrong port on a busy host); yields its URL."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        server.close()
+
+
+def test_an_endpoint_that_never_answers_is_named_at_once_and_given_up_on(tmp_path: Path) -> None:
+    """It used to print nothing for 242 s (4 attempts of 60 s). Now one line names the endpoint within a
+    few seconds, and the push gives up after 3 attempts of the timeout (--timeout, R2_TIMEOUT) with one
+    error line, exit 1."""
+    lake = tmp_path / "lake"
+    (lake / "binance").mkdir(parents=True)
+    (lake / "binance" / "a.parquet").write_bytes(b"PAR1")
+    with silent_endpoint() as url:
+        env = {"R2_ENDPOINT_URL": url, "R2_ACCESS_KEY_ID": "AKID", "R2_SECRET_ACCESS_KEY": "s3cr3t-v4lue"}
+        env |= {"R2_BUCKET": "market-data", "LAKE_DIR": str(lake)}
+        for args, extra in ((["push", "--timeout", "1.5"], {}), (["ls"], {"R2_TIMEOUT": "1.5"})):
+            began = time.monotonic()
+            out = run_cli(*args, env={**env, **extra}, timeout=60)
+            took = time.monotonic() - began
+            assert out.returncode == 1, out.stderr
+            waiting = [line for line in out.stderr.splitlines() if line.startswith("waiting for")]
+            errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+            assert len(waiting) == 1 and url in waiting[0] and "ListObjectsV2" in waiting[0], out.stderr
+            assert "3 attempts of 1.5 s" in waiting[0]
+            assert len(errors) == 1 and f"{url} accepted the connection but never answered" in errors[0]
+            assert "Traceback" not in out.stderr and "s3cr3t-v4lue" not in out.stderr
+            assert 4.5 <= took < 20, took  # 3 attempts of 1.5 s, plus start-up and back-off
+
+    # The defaults give up within a minute and a half (3 attempts of 30 s), not four minutes.
+    cfg = R2Settings.from_env(env).client().meta.config
+    assert cfg.retries["total_max_attempts"] * cfg.read_timeout <= 90 and cfg.connect_timeout <= 10
 
 
 def test_r2_endpoint_and_duckdb_secret_from_the_account_id() -> None:

@@ -17,21 +17,37 @@ from tqdm import tqdm
 from loaders import config, contract
 from loaders.binance.errors import BadInput, Interrupted, LoadError
 from loaders.binance.run import load
+from loaders.version import version_line
 
+PROG = "python -m loaders.binance"  # also installed as `binance-loader` (pyproject [project.scripts])
+
+USAGE = """%(prog)s [--market {spot,um,cm}] [--dataset DATASET] --symbols SYMBOL [SYMBOL ...]
+           [--intervals INTERVAL ...] [--start YYYY-MM[-DD]] [--end YYYY-MM[-DD]] [options]
+       %(prog)s status [--json] [--market M] [--dataset D] [--lake DIR]
+       %(prog)s --version"""
+
+# %(prog)s is the name the user typed (`python -m loaders.binance` or `binance-loader`); `%%` is a `%`.
 EXAMPLES = """examples:
-  python -m loaders.binance --symbols BTCUSDT ETHUSDT --intervals 1h 1d --start 2021-01
-  python -m loaders.binance --market um --symbols BTCUSDT --intervals 1m --start 2024-01 --end 2024-06
-  python -m loaders.binance --symbols BTCUSDT --intervals 1s --start 2025-01-01 --end 2025-01-07 --workers 2
-  python -m loaders.binance --market um --dataset fundingRate --symbols BTCUSDT ETHUSDT
-  python -m loaders.binance --market um --dataset metrics --symbols BTCUSDT --start 2024-01
-  python -m loaders.binance --market um --dataset markPriceKlines --symbols BTCUSDT --intervals 1h
-  python -m loaders.binance --symbols ALL --quote USDT --exclude USDCUSDT --intervals 1d --dry-run
-  python -m loaders.binance status                # what the lake holds, and the days missing
-  python -m loaders.binance status --json --market um --dataset metrics
+  # hourly and daily BTC and ETH candles since 2021 (monthly archives, then daily ones for this month)
+  %(prog)s --symbols BTCUSDT ETHUSDT --intervals 1h 1d --start 2021-01
+  # USD-M futures minute candles for the first half of 2024 (--end is inclusive)
+  %(prog)s --market um --symbols BTCUSDT --intervals 1m --start 2024-01 --end 2024-06
+  # one week of 1-second candles (spot only; large: ~86,400 rows a day)
+  %(prog)s --symbols BTCUSDT --intervals 1s --start 2025-01-01 --end 2025-01-07 --workers 2
+  # derivatives: funding rates (no --intervals), open interest and ratios, mark-price candles
+  %(prog)s --market um --dataset fundingRate --symbols BTCUSDT ETHUSDT
+  %(prog)s --market um --dataset metrics --symbols BTCUSDT --start 2024-01
+  %(prog)s --market um --dataset markPriceKlines --symbols BTCUSDT --intervals 1h
+  # every USDT pair, delisted ones included, without stablecoin pairs: what would be loaded
+  %(prog)s --symbols ALL --quote USDT --exclude USDCUSDT FDUSDUSDT --intervals 1d --dry-run
+  # what the lake holds, and the days missing (no network)
+  %(prog)s status
+  %(prog)s status --json --market um --dataset metrics
 
-Monthly archives are used where they exist, daily archives for the rest (a monthly file replaces its
-month's daily files). Re-runs skip archives already loaded and unchanged upstream. Several loaders
-may run on one lake at once, and next to a dbt build.
+Symbols are Binance's (case does not matter: btcusdt is BTCUSDT). Monthly archives are used where
+they exist, daily archives for the rest (a monthly file replaces its month's daily files). Re-runs skip
+archives already loaded and unchanged upstream, so the same command run daily keeps the lake current.
+Several loaders may run on one lake at once, and next to a dbt build.
 environment: BINANCE_BASE_URL, BINANCE_LISTING_URL, LAKE_DIR (flags win).
 exit status: 0 success, 1 some archive failed (the rest are loaded), 2 bad input or an unusable
 lake or URL (nothing written), 130 interrupted (finished archives are kept).
@@ -44,15 +60,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p = _Parser(
-        prog="python -m loaders.binance",
+        prog=prog,
+        usage=USAGE,
         description=(
-            "Download Binance archives (data.binance.vision), verify their sha256 and convert them to "
+            "Download Binance archives (data.binance.vision), verify their sha256 and convert them to\n"
             "the Parquet lake. `status` (first argument) reports what the lake holds."
         ),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--version", action="version", version=version_line(), help="print the installed version and exit"
     )
     p.add_argument(
         "--dataset",
@@ -71,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         required=True,
         metavar="SYMBOL",
-        help="e.g. BTCUSDT ETHUSDT, or ALL: every symbol with archives, delisted ones included",
+        help="e.g. BTCUSDT ETHUSDT (any case), or ALL: every symbol with archives, delisted ones included",
     )
     p.add_argument(
         "--quote", metavar="ASSET", help="with --symbols ALL: only symbols quoted in ASSET (e.g. USDT)"
@@ -85,19 +105,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="INTERVAL",
         help=f"kline-format datasets only (required there): {' '.join(contract.INTERVAL_SECONDS)} (1s: spot only)",
     )
-    p.add_argument("--start", help="YYYY-MM or YYYY-MM-DD (default: the first archive that exists)")
-    p.add_argument("--end", help="YYYY-MM or YYYY-MM-DD, inclusive (default: the latest archive)")
-    p.add_argument("--lake", help=f"lake folder (default: $LAKE_DIR or {config.DEFAULT_LAKE_DIR})")
     p.add_argument(
-        "--base-url", help=f"archive host (default: $BINANCE_BASE_URL or {config.DEFAULT_BASE_URL})"
+        "--start", metavar="DATE", help="YYYY-MM or YYYY-MM-DD (default: the first archive that exists)"
+    )
+    p.add_argument(
+        "--end", metavar="DATE", help="YYYY-MM or YYYY-MM-DD, inclusive (default: the latest archive)"
+    )
+    p.add_argument(
+        "--lake", metavar="DIR", help=f"lake folder (default: $LAKE_DIR or {config.DEFAULT_LAKE_DIR})"
+    )
+    p.add_argument(
+        "--base-url",
+        metavar="URL",
+        help=f"archive host (default: $BINANCE_BASE_URL or {config.DEFAULT_BASE_URL})",
     )
     p.add_argument(
         "--listing-url",
+        metavar="URL",
         help=f"S3 ListObjects endpoint (default: $BINANCE_LISTING_URL or {config.DEFAULT_LISTING_URL})",
     )
     p.add_argument(
         "--workers",
         type=int,
+        metavar="N",
         default=config.DEFAULT_WORKERS,
         help=f"parallel listings and downloads (default {config.DEFAULT_WORKERS}); hides network latency",
     )
@@ -143,13 +173,13 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["status"]:
         from loaders.binance.status import main as status_main
 
         return status_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     setup_logging(args.quiet)
     signal.signal(signal.SIGTERM, _terminate)
     try:

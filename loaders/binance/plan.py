@@ -7,6 +7,8 @@ that do not (the current month, until Binance publishes its monthly file)."""
 from __future__ import annotations
 
 import calendar
+import dataclasses
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,6 +19,8 @@ from loaders.binance.errors import BadInput
 from loaders.binance.listing import ListedObject, list_prefix
 from loaders.binance.manifest import Entry, Manifest
 from loaders.binance.transport import Http
+
+log = logging.getLogger("loaders.binance")
 
 ALL = "ALL"  # --symbols ALL: every symbol the listing has
 _DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
@@ -126,14 +130,18 @@ def validate(
         raise BadInput(f"unknown market {market!r} (choose from {', '.join(contract.MARKETS)})")
     if market not in ds.markets:
         raise BadInput(f"dataset {dataset} exists for markets {', '.join(ds.markets)}, not {market}")
-    symbol_list = _as_list(symbols)
+    typed = [s.strip() for s in [*_as_list(symbols), *exclude]]
+    for s in typed:
+        if not re.match(contract.SYMBOL_PATTERN, s.upper()):
+            raise BadInput(f"invalid symbol {s!r} (must match {contract.SYMBOL_PATTERN}, e.g. BTCUSDT)")
+    # Binance spells symbols in capitals only: `btcusdt` can only mean BTCUSDT (and `all`, ALL).
+    symbol_list = [s.strip().upper() for s in _as_list(symbols)]
+    exclude = [s.strip().upper() for s in exclude]
+    quote = quote.strip().upper() if quote is not None else None
     interval_list = _as_list(intervals)
     if not symbol_list:
         raise BadInput("no symbols given")
     everything = symbol_list == [ALL]
-    for s in [*([] if everything else symbol_list), *exclude]:
-        if not re.match(contract.SYMBOL_PATTERN, s):
-            raise BadInput(f"invalid symbol {s!r} (must match {contract.SYMBOL_PATTERN}, e.g. BTCUSDT)")
     if (quote or exclude) and not everything:
         raise BadInput("--quote and --exclude go with --symbols ALL")
     if quote is not None and not _QUOTE.match(quote):
@@ -178,6 +186,8 @@ def discover_symbols(http: Http, listing_url: str, req: Request) -> list[str]:
     for period in req.dataset.periods:
         prefix = _folder(req.dataset, req.market, period)
         found.update(p[len(prefix) :].strip("/") for p in list_prefix(http, listing_url, prefix)[1])
+    for name in sorted(req.exclude - found):  # a typo in --exclude would otherwise load what it meant to skip
+        log.warning("--exclude %s: no %s %s symbol has that name", name, req.market, req.dataset.name)
     return sorted(s for s in found if re.match(contract.SYMBOL_PATTERN, s) and req.wants(s))
 
 
@@ -209,6 +219,45 @@ def discover(http: Http, listing_url: str, req: Request, symbol: str, interval: 
     chosen = dict(found[contract.MONTHLY])
     chosen.update({p: a for p, a in found[contract.DAILY].items() if p[:7] not in found[contract.MONTHLY]})
     return [chosen[p] for p in sorted(chosen) if in_window(chosen[p], req.start, req.end)]
+
+
+def _has_folder(http: Http, listing_url: str, ds: contract.Dataset, market: str, symbol: str) -> bool:
+    """Whether the listing has anything of `symbol` for this dataset and market (monthly or daily)."""
+    for period in ds.periods:
+        objects, folders = list_prefix(http, listing_url, _folder(ds, market, period) + f"{symbol}/")
+        if objects or folders:
+            return True
+    return False
+
+
+def _window(req: Request) -> str:
+    if req.start and req.end:
+        return f"between {req.start} and {req.end}"
+    return f"from {req.start} on" if req.start else f"up to {req.end}"
+
+
+def why_absent(http: Http, listing_url: str, req: Request, symbol: str) -> str:
+    """One line on why a symbol the user typed has no archive to load, told apart by a few more
+    listings (only on this error path): archives exist outside --start/--end, the symbol exists for
+    other datasets or markets, or nobody knows it."""
+    unbounded = dataclasses.replace(req, start=None, end=None)
+    periods = sorted(
+        a.period for i in req.intervals for a in discover(http, listing_url, unbounded, symbol, i)
+    )
+    if periods:
+        return (
+            f"no {req.describe()} archives for {symbol} {_window(req)} "
+            f"(its archives run from {periods[0]} to {periods[-1]})"
+        )
+    # Where else the symbol lives: klines first (every traded symbol has them), then the market's other
+    # datasets, then klines of the other markets.
+    others = [contract.DATASETS["klines"], *(d for d in contract.DATASETS.values() if d.name != "klines")]
+    candidates = [(d, req.market) for d in others if req.market in d.markets and d != req.dataset]
+    candidates += [(contract.DATASETS["klines"], m) for m in contract.MARKETS if m != req.market]
+    for ds, market in candidates:
+        if _has_folder(http, listing_url, ds, market, symbol):
+            return f"no {req.describe()} archives for {symbol} (it has {market} {ds.name} archives)"
+    return f"unknown symbol {symbol!r}: no {req.describe()} archives, nor klines in any market"
 
 
 def _month_overlaps(month: str, start: date | None, end: date | None) -> bool:

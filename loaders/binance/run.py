@@ -26,7 +26,16 @@ from loaders.binance.convert import convert_zip
 from loaders.binance.download import download, is_published
 from loaders.binance.errors import ArchiveError, BadInput, Cancelled, Interrupted, NotPublished, os_reason
 from loaders.binance.manifest import Entry, Manifest, ManifestError
-from loaders.binance.plan import Archive, Plan, Request, dailies_of, discover, discover_symbols, validate
+from loaders.binance.plan import (
+    Archive,
+    Plan,
+    Request,
+    dailies_of,
+    discover,
+    discover_symbols,
+    validate,
+    why_absent,
+)
 from loaders.binance.transport import Http
 
 log = logging.getLogger("loaders.binance")
@@ -372,7 +381,7 @@ class _Run:
             missing = [i for i in self.req.intervals if not found[symbol, i]]
             if self.req.symbols is not None:
                 if len(missing) == len(self.req.intervals):
-                    raise BadInput(f"unknown symbol {symbol!r}: no {self.req.describe()} archives")
+                    raise BadInput(why_absent(self.http, self.listing, self.req, symbol))
                 for interval in missing:
                     log.warning("no %s %s %s archives are published", self.req.market, symbol, interval)
             for interval in self.req.intervals:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from loaders import config, contract
 from loaders.r2.settings import R2ConfigError, R2Error, R2Settings
+from loaders.r2.waiting import WaitNotice
 
 CONTENT_TYPES = {".parquet": "application/vnd.apache.parquet", ".json": "application/json"}
 HASH_BLOCK = 1 << 20
@@ -415,14 +416,12 @@ def push(
     workers: int = config.R2_DEFAULT_WORKERS,
     progress: bool | None = None,
     report: Callable[[str], None] = print,
+    notice: Callable[[str], None] | None = None,
 ) -> PushSummary:
     """Mirror `lake` to the bucket. Raises R2Error (one line, no secret) on a setup or request failure;
-    per-file upload failures are collected in the summary (`failed`) after every other file was tried."""
-    from boto3.s3.transfer import TransferConfig
-    from tqdm import tqdm
-
+    per-file upload failures are collected in the summary (`failed`) after every other file was tried.
+    `notice` gets one line if a request goes unanswered for a few seconds (loaders/r2/waiting.py)."""
     started = time.perf_counter()
-    started_at = datetime.now(timezone.utc)
     if not lake.is_dir():  # bad input (exit 2), like a missing variable
         raise R2ConfigError(
             f"lake {lake} does not exist (set LAKE_DIR or --lake; run python -m loaders.binance first)"
@@ -432,9 +431,30 @@ def push(
         raise R2ConfigError(
             f"lake {lake} holds no files: refusing --delete, which would empty s3://{settings.bucket}/{settings.prefix}"
         )
-
     workers = max(1, workers)
     client = settings.client(max_pool_connections=workers * config.R2_PART_CONCURRENCY + 2)
+    with WaitNotice(settings, notice or (lambda line: None)) as waiting:
+        waiting.watch(client)
+        return _mirror(lake, settings, client, local, dry_run, delete, workers, progress, report, started)
+
+
+def _mirror(
+    lake: Path,
+    settings: R2Settings,
+    client,
+    local: dict[str, LocalFile],
+    dry_run: bool,
+    delete: bool,
+    workers: int,
+    progress: bool | None,
+    report: Callable[[str], None],
+    started: float,
+) -> PushSummary:
+    """The push once its lake is checked and its client made."""
+    from boto3.s3.transfer import TransferConfig
+    from tqdm import tqdm
+
+    started_at = datetime.now(timezone.utc)
     state = State(lake / config.R2_STATE_FILE, f"{settings.endpoint_url}|{settings.bucket}")
     remote = {o.key: o for o in list_remote(client, settings)}
     plan = plan_push(client, settings, local, remote, state, delete, workers)

@@ -21,6 +21,7 @@ ENV_ACCOUNT_ID = "R2_ACCOUNT_ID"
 ENV_ACCESS_KEY_ID = "R2_ACCESS_KEY_ID"
 ENV_SECRET_ACCESS_KEY = "R2_SECRET_ACCESS_KEY"
 ENV_ENDPOINT_URL = "R2_ENDPOINT_URL"
+ENV_TIMEOUT = "R2_TIMEOUT"
 
 # Cloudflare account ids are 32 hex characters; accept any DNS label so a typo fails at the request with
 # a clear message rather than here, but never anything that could change the URL's host.
@@ -42,6 +43,17 @@ def normalize_prefix(prefix: str | None) -> str:
     return f"{prefix}/" if prefix else ""
 
 
+def parse_timeout(value: str | float, what: str) -> float:
+    """A positive number of seconds, or R2ConfigError naming `what` (the variable or the flag)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= config.R2_MAX_TIMEOUT:  # also false for nan
+        raise R2ConfigError(f"{what} must be seconds between 0 and {config.R2_MAX_TIMEOUT}, not {value!r}")
+    return seconds
+
+
 @dataclass(frozen=True)
 class R2Settings:
     bucket: str
@@ -51,6 +63,8 @@ class R2Settings:
     endpoint_url: str
     # None when R2_ENDPOINT_URL overrides the endpoint (any S3-compatible store, path-style).
     account_id: str | None = None
+    # Seconds one request may wait for an answer (R2_TIMEOUT, or --timeout) before it is retried.
+    timeout: float = config.R2_READ_TIMEOUT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> R2Settings:
@@ -79,6 +93,7 @@ class R2Settings:
                     f"{ENV_ACCOUNT_ID} must be your Cloudflare account id (letters and digits)"
                 )
             endpoint_url, account_id = config.R2_ENDPOINT_TEMPLATE.format(account_id=account), account
+        timeout = parse_timeout(get(ENV_TIMEOUT) or config.R2_READ_TIMEOUT, ENV_TIMEOUT)
         return cls(
             bucket=get(ENV_BUCKET),
             prefix=normalize_prefix(get(ENV_PREFIX)),
@@ -86,6 +101,7 @@ class R2Settings:
             secret_access_key=get(ENV_SECRET_ACCESS_KEY),
             endpoint_url=endpoint_url,
             account_id=account_id,
+            timeout=timeout,
         )
 
     @property
@@ -130,10 +146,16 @@ class R2Settings:
             ]
         return f"create or replace temporary secret {name} ({', '.join(opts)})"
 
+    @property
+    def patience(self) -> str:
+        """How long a request is waited for, for messages: `3 attempts of 30 s`."""
+        return f"{config.R2_MAX_ATTEMPTS} attempts of {self.timeout:g} s"
+
     def client(self, max_pool_connections: int = 10):
         """A boto3 S3 client for the bucket. Region `auto` and checksums only "when required" are what R2
         accepts (newer boto3 adds CRC32 trailers R2 rejected); path-style works on R2 and every other
-        S3-compatible store. Few retries and short connect timeouts so a dead endpoint fails fast."""
+        S3-compatible store. Few retries and short timeouts so an endpoint that never answers fails in
+        about a minute and a half (3 attempts of 30 s) rather than minutes."""
         import boto3
         from botocore.config import Config
 
@@ -141,9 +163,9 @@ class R2Settings:
             region_name=config.R2_REGION,
             signature_version="s3v4",
             s3={"addressing_style": "path"},
-            retries={"max_attempts": config.R2_MAX_ATTEMPTS, "mode": "standard"},
-            connect_timeout=config.R2_CONNECT_TIMEOUT,
-            read_timeout=config.R2_READ_TIMEOUT,
+            retries={"total_max_attempts": config.R2_MAX_ATTEMPTS, "mode": "standard"},  # first try included
+            connect_timeout=min(config.R2_CONNECT_TIMEOUT, self.timeout),
+            read_timeout=self.timeout,
             max_pool_connections=max_pool_connections,
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
@@ -188,7 +210,11 @@ class R2Settings:
         elif isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
             msg = f"{action}: cannot reach {self.endpoint_url} (check {ENV_ENDPOINT_URL}/{ENV_ACCOUNT_ID} and the network)"
         elif isinstance(exc, ReadTimeoutError):
-            msg = f"{action}: {self.endpoint_url} did not answer in time"
+            msg = (
+                f"{action}: {self.endpoint_url} accepted the connection but never answered "
+                f"({self.patience}; check {ENV_ENDPOINT_URL}/{ENV_ACCOUNT_ID}, or wait longer with "
+                f"{ENV_TIMEOUT} / --timeout)"
+            )
         elif isinstance(exc, NoCredentialsError):
             msg = f"{action}: no credentials (set {ENV_ACCESS_KEY_ID} and {ENV_SECRET_ACCESS_KEY})"
         else:
