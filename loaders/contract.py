@@ -11,9 +11,11 @@ one Parquet file per source archive; the manifest of each dataset is `{lake}/bin
 
 from __future__ import annotations
 
+import calendar
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -52,6 +54,19 @@ MONTHLY, DAILY = "monthly", "daily"
 # [2010-01-01, 2100-01-01): anything else is a malformed row (e.g. "-5" where a time belongs).
 MICROSECOND_THRESHOLD = 10**14
 PLAUSIBLE_TIME_US = (1_262_304_000 * 10**6, 4_102_444_800 * 10**6)
+
+
+def period_range(period: str) -> tuple[datetime, datetime]:
+    """[start, end) of an archive's period, `YYYY-MM` or `YYYY-MM-DD` (naive UTC); ValueError for one
+    that names no real month or day (a listing may hold `BTCUSDT-1h-2023-13.zip`)."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", period)
+    if not m:
+        raise ValueError(f"{period!r} is not YYYY-MM or YYYY-MM-DD")
+    y, mo = int(m[1]), int(m[2])
+    if not 1 <= mo <= 12:
+        raise ValueError(f"month must be in 1..12, not {mo}")
+    start = datetime(y, mo, int(m[3]) if m[3] else 1)
+    return start, start + timedelta(days=1 if m[3] else calendar.monthrange(y, mo)[1])
 
 
 def _spellings(*names: str) -> frozenset[str]:
@@ -317,3 +332,68 @@ def temp_owner(path: Path) -> int | None:
     """The pid that wrote a temporary file (see temp_path), or None if it is not one."""
     m = _TEMP_PID.search(path.name)
     return int(m[1]) if m and path.name.startswith(".") else None
+
+
+# --- plausibility ------------------------------------------------------------------------------------
+# SPEC "Failure and concurrency contract" (Plausibility): what a lake row may hold, per dataset. The
+# loader rejects an archive with any row breaking a rule (loaders/binance/plausibility.py); the dbt data
+# tests check the same in lake files that did not come through the loader. Every float must be finite
+# (NaN and inf are refused; 1e308 is finite and passes). Every row's `Dataset.time` lies in the period
+# of its archive's name (the month or the day). Nulls (metrics' empty ratio fields) are not checked.
+POSITIVE, NON_NEGATIVE, FINITE = "> 0", ">= 0", "finite"
+
+_KLINE_PRICES = ("open", "high", "low", "close")
+_KLINE_AMOUNTS = (
+    "volume",
+    "quote_volume",
+    "taker_buy_base_volume",
+    "taker_buy_quote_volume",
+    "trade_count",
+)
+
+
+@dataclass(frozen=True)
+class Plausibility:
+    """The rules of one dataset: `columns` maps a lake column to POSITIVE, NON_NEGATIVE or FINITE;
+    `ordered` pairs (low, high) of columns with low <= high on every row; `ends_inclusive`: a row may
+    also sit exactly at the end of the archive's period (00:00:00 of the next day or month)."""
+
+    columns: dict[str, str]
+    ordered: tuple[tuple[str, str], ...] = ()
+    ends_inclusive: bool = False
+
+
+def _kline_rules(price_rule: str) -> Plausibility:
+    return Plausibility(
+        {**dict.fromkeys(_KLINE_PRICES, price_rule), **dict.fromkeys(_KLINE_AMOUNTS, NON_NEGATIVE)}
+    )
+
+
+PLAUSIBILITY: dict[str, Plausibility] = {
+    "klines": _kline_rules(POSITIVE),
+    "markPriceKlines": _kline_rules(POSITIVE),
+    "indexPriceKlines": _kline_rules(POSITIVE),
+    # A premium index is mark / index - 1: negative whenever the mark is below the index.
+    "premiumIndexKlines": _kline_rules(FINITE),
+    # Funding rates are negative whenever shorts pay longs.
+    "fundingRate": Plausibility({"funding_interval_hours": POSITIVE, "funding_rate": FINITE}),
+    "metrics": Plausibility(
+        dict.fromkeys(
+            (
+                "open_interest",
+                "open_interest_value",
+                "top_trader_account_ratio",
+                "top_trader_position_ratio",
+                "account_ratio",
+                "taker_buy_sell_ratio",
+            ),
+            NON_NEGATIVE,
+        ),
+        # Exception from real files: USD-M metrics days before 2026-06-25 label rows with the end of
+        # their 5 minutes, 00:05:00 to 00:00:00 of the next day (binance-public-data issue #491).
+        ends_inclusive=True,
+    ),
+    "aggTrades": Plausibility(
+        {"price": POSITIVE, "quantity": NON_NEGATIVE}, ordered=(("first_trade_id", "last_trade_id"),)
+    ),
+}

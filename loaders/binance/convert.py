@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from loaders import config, contract
 from loaders.binance.errors import ArchiveError, Cancelled
+from loaders.binance.plausibility import Checker
 from loaders.binance.zipstream import READ_ERRORS, Prefetch, csv_member, first_line, inflate
 
 _PARSE_TYPES = {
@@ -84,6 +85,9 @@ def _convert_options(ds: contract.Dataset, layout: _Layout) -> pacsv.ConvertOpti
         column_types={c.csv: _PARSE_TYPES[c.parse] for c in present if c.lake},
         include_columns=[c.csv for c in present if c.lake],
         timestamp_parsers=["%Y-%m-%d %H:%M:%S"],
+        # Only an empty field is missing: pyarrow's defaults also read "nan", "NaN", "NA" and "null" as
+        # missing, which hid a NaN price as an "empty field"; a NaN now fails as a non-finite value.
+        null_values=[""],
     )
 
 
@@ -111,6 +115,10 @@ def _int64s(array: pa.Array) -> np.ndarray:
     return np.frombuffer(array.buffers()[1], dtype=np.int64, count=len(array), offset=array.offset * 8)
 
 
+def _valid(array: pa.Array) -> np.ndarray:
+    return array.is_valid().to_numpy(zero_copy_only=False)
+
+
 def _unit_of(ds: contract.Dataset, batch: pa.RecordBatch | pa.Table) -> str:
     """ "ms" or "us" from the file's first row time (files are one unit throughout)."""
     epoch = [c.csv for c in ds.columns if c.parse == "epoch"]
@@ -121,13 +129,15 @@ def _unit_of(ds: contract.Dataset, batch: pa.RecordBatch | pa.Table) -> str:
 
 
 class _Batches:
-    """Turns parsed CSV blocks into lake tables: timestamps in µs (checked plausible), required
-    columns non-empty, the lake's column order; also returns the key as int64 for the order checks."""
+    """Turns parsed CSV blocks, in file order, into lake tables: timestamps in µs, required columns
+    non-empty, every row plausible (loaders/binance/plausibility.py), the lake's column order; also
+    returns the key as int64 for the order checks."""
 
-    def __init__(self, ds: contract.Dataset, width: int, unit: str) -> None:
+    def __init__(self, ds: contract.Dataset, stem: str, layout: _Layout, unit: str) -> None:
         self.ds, self.unit = ds, unit
-        by_lake = {c.lake: c for c in ds.columns[:width] if c.lake}
+        by_lake = {c.lake: c for c in ds.columns[: layout.width] if c.lake}
         self.sources = [by_lake.get(f.name) for f in ds.schema]
+        self.plausible = Checker(ds, stem, layout.header)
 
     def to_lake(self, batch: pa.RecordBatch | pa.Table) -> tuple[pa.Table, np.ndarray, int, int]:
         arrays = []
@@ -138,13 +148,15 @@ class _Batches:
             array = _column(batch, source.csv)
             if array.null_count:
                 if not field.nullable:
-                    raise ArchiveError(f"CSV has empty {source.csv} fields")
+                    line = self.plausible.next_line + int(np.argmax(~_valid(array)))
+                    raise ArchiveError(f"line {line}: {source.csv} is empty")
             elif source.parse in ("epoch", "datetime"):
                 array = self._time(array, source)
             arrays.append(array)
         table = pa.Table.from_arrays(arrays, schema=self.ds.schema)
         key = _int64s(arrays[self.ds.schema.get_field_index(self.ds.key)])
         times = _int64s(arrays[self.ds.schema.get_field_index(self.ds.time)])
+        self.plausible.check(table, times)
         return table, key, int(times.min()), int(times.max())
 
     def _time(self, array: pa.Array, source: contract.CsvColumn) -> pa.Array:
@@ -275,7 +287,7 @@ def _stream(zip_path: Path, stem: str, tmp: Path, ds: contract.Dataset, cancel: 
                 if batch.num_rows == 0:
                     continue
                 if batches is None:
-                    batches = _Batches(ds, layout.width, _unit_of(ds, batch))
+                    batches = _Batches(ds, stem, layout, _unit_of(ds, batch))
                 table, key, t_min, t_max = batches.to_lake(batch)
                 if (last is not None and key[0] <= last) or (len(key) > 1 and not np.all(key[1:] > key[:-1])):
                     raise _NeedsRepair
@@ -306,7 +318,7 @@ def _repair(zip_path: Path, stem: str, tmp: Path, ds: contract.Dataset) -> Conve
         )
     if raw.num_rows == 0:
         raise ArchiveError("archive holds no rows")
-    table = _Batches(ds, layout.width, _unit_of(ds, raw)).to_lake(raw)[0].sort_by(ds.key)
+    table = _Batches(ds, stem, layout, _unit_of(ds, raw)).to_lake(raw)[0].sort_by(ds.key)
     key = _int64s(_column(table, ds.key).cast(pa.int64()))
     keep = np.ones(len(key), dtype=bool)
     keep[1:] = key[1:] != key[:-1]

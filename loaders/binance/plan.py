@@ -25,6 +25,7 @@ log = logging.getLogger("loaders.binance")
 ALL = "ALL"  # --symbols ALL: every symbol the listing has
 _DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 _QUOTE = re.compile(r"^[A-Z0-9]+$")
+log = logging.getLogger("loaders.binance")
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,11 @@ def _archives(listed: list[ListedObject], req: Request, symbol: str, interval: s
     for o in listed:
         m = pattern.match(o.key.rsplit("/", 1)[-1])
         if m:
+            try:
+                contract.period_range(m[1])
+            except ValueError:  # e.g. BTCUSDT-1h-2023-13.zip: no such month, nothing to load
+                log.warning("%s: %s is not a real month or day; skipped", o.key, m[1])
+                continue
             out[m[1]] = Archive(
                 req.dataset.name, req.market, symbol, interval, m[1], o.key, o.size, o.etag, o.last_modified
             )
