@@ -29,11 +29,15 @@ def _naive_utc(value: datetime) -> datetime:
 
 def _bound(value: object, name: str, is_end: bool) -> datetime | None:
     """One side of a period. A month or a day given as the end includes all of it (end='2024-03' is
-    through March 31); a date-time end includes that instant."""
+    through March 31), and so does a date-time at midnight; another date-time end includes that
+    instant."""
     if value is None:
         return None
     if isinstance(value, datetime):  # before date: datetime is a date too (pandas.Timestamp as well)
         moment = _naive_utc(value)
+        if moment.time() == time():
+            # Midnight is a day: a value of a date column (pandas gives Timestamps) means that day.
+            return _bound(moment.date(), name, is_end)
         return moment + timedelta(microseconds=1) if is_end else moment
     if isinstance(value, date):
         return datetime.combine(value + timedelta(days=1) if is_end else value, time())
