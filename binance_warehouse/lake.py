@@ -91,6 +91,8 @@ def _select(files: list[Path], overlap: bool) -> str:
 def candles(lake: Path, market: str, interval: str, symbol: str, period: arguments.Period) -> pa.Table:
     """One series' candles in the period, as Arrow, unique on open_at and in time order."""
     series = _series_dir(lake, market, interval, symbol)
+    if not contract.dataset_root(lake, _DATASET).is_dir():
+        raise ValueError(f"no candles in {lake}: set LAKE_DIR to your lake, or load some (docs/loading.md)")
     if not series.is_dir():
         raise ValueError(_explain_missing(lake, market, interval, symbol))
     lock_fd = locks.hold_shared(contract.readers_lock_path(lake))

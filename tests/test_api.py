@@ -319,9 +319,11 @@ def test_bad_arguments_are_one_clear_value_error(
     assert "\n" not in message and re.search(pattern, message), message
 
 
-def test_a_missing_warehouse_says_what_to_run(tmp_path: Path) -> None:
+def test_a_missing_warehouse_or_lake_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"^no warehouse at .*: run `dbt build` first"):
         Warehouse(tmp_path / "none.duckdb", tmp_path).features()
+    with pytest.raises(ValueError, match=r"^no candles in .*: set LAKE_DIR to your lake, or load some"):
+        Warehouse(tmp_path / "none.duckdb", tmp_path).candles("BTCUSDT", "1h")
 
 
 # --- read-only, next to writers -------------------------------------------------------------------------
