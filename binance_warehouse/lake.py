@@ -73,23 +73,32 @@ def _empty() -> pa.Table:
     return pa.table({n: pa.array([], types.get(n, pa.string())) for n in names})
 
 
-def _select(files: list[Path], overlap: bool) -> str:
+def _select(overlap: bool) -> str:
     renamed = ", ".join(f"{lake} as {api}" for lake, api in settings.CANDLE_COLUMNS.items())
-    # A monthly file next to daily ones: its row wins (shortest name), as in the staging views.
+    # A monthly file next to daily ones: its row wins (shortest name), as in the staging views. Only
+    # then is the file name read (it costs a column).
     dedup = (
         "qualify row_number() over (partition by open_time order by length(filename), trade_count desc) = 1"
     )
     return f"""
         select ? as market, ? as symbol, ? as "interval", {renamed}
-        from read_parquet(?, filename = true, hive_partitioning = false)
+        from read_parquet(?, filename = {str(overlap).lower()}, hive_partitioning = false)
         where open_time >= coalesce(?, '-infinity'::timestamp) and open_time < coalesce(?, 'infinity'::timestamp)
         {dedup if overlap else ""}
         order by open_time
     """
 
 
-def candles(lake: Path, market: str, interval: str, symbol: str, period: arguments.Period) -> pa.Table:
-    """One series' candles in the period, as Arrow, unique on open_at and in time order."""
+def candles(
+    con: duckdb.DuckDBPyConnection,
+    lake: Path,
+    market: str,
+    interval: str,
+    symbol: str,
+    period: arguments.Period,
+) -> pa.Table:
+    """One series' candles in the period, as Arrow, unique on open_at and in time order. `con` is an
+    in-memory DuckDB (it locks no file, so it can be kept across calls)."""
     series = _series_dir(lake, market, interval, symbol)
     if not contract.dataset_root(lake, _DATASET).is_dir():
         raise ValueError(f"no candles in {lake}: set LAKE_DIR to your lake, or load some (docs/loading.md)")
@@ -103,8 +112,7 @@ def candles(lake: Path, market: str, interval: str, symbol: str, period: argumen
                 return _empty()
             params = [market, symbol, interval, [str(f) for f in files], period.start, period.end]
             try:
-                with duckdb.connect() as con:
-                    return con.execute(_select(files, _has_overlap(files)), params).to_arrow_table()
+                return con.execute(_select(_has_overlap(files)), params).to_arrow_table()
             except duckdb.IOException as exc:
                 vanished = "no files found" in str(exc).lower() or "no such file" in str(exc).lower()
                 if not vanished or attempt == settings.LAKE_READ_ATTEMPTS - 1:
