@@ -345,6 +345,41 @@ def writer_holding(path: Path) -> Iterator[subprocess.Popen[str]]:
         proc.wait(timeout=HOLD_TIMEOUT_S)
 
 
+def test_candles_hold_the_lake_readers_lock(built_warehouse: BuiltWarehouse, tmp_path: Path) -> None:
+    """A loader deletes lake files only under the readers lock held exclusively (loaders/locks.py):
+    candles() takes it shared, like a dbt build, so it waits while a deletion runs and reads after."""
+    lake, path = private_copy(built_warehouse, tmp_path)
+    code = (
+        "import sys, time; from pathlib import Path; from loaders import contract, locks\n"
+        "with locks.exclusive(contract.readers_lock_path(Path(sys.argv[1]))):\n"
+        "    print('held', flush=True); sys.stdin.read()\n"
+    )
+    deleter = subprocess.Popen(
+        [sys.executable, "-c", code, str(lake)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    result: list[int] = []
+    try:
+        assert deleter.stdout is not None and deleter.stdout.readline().strip() == "held"
+        reader = threading.Thread(
+            target=lambda: result.append(len(Warehouse(path, lake).candles("BTCUSDT", "1d")))
+        )
+        reader.start()
+        reader.join(timeout=1.0)
+        assert reader.is_alive() and not result, (
+            "candles() read the lake while a loader held the readers lock"
+        )
+    finally:
+        assert deleter.stdin is not None
+        deleter.stdin.close()
+        deleter.wait(timeout=HOLD_TIMEOUT_S)
+    reader.join(timeout=HOLD_TIMEOUT_S)
+    assert result == [59]
+
+
 def test_reads_never_write_and_never_keep_the_file(built_warehouse: BuiltWarehouse, tmp_path: Path) -> None:
     lake, path = private_copy(built_warehouse, tmp_path)
     wh = Warehouse(path, lake)
