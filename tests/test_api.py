@@ -205,6 +205,7 @@ def test_regimes_add_the_probabilities_when_the_table_exists(
             from days cross join states
             """
         )
+        con.execute("alter table fct_regime_features_daily add column vol_state varchar default 'calm'")
         stored = con.execute(
             "select state_name, probability from fct_regime_probabilities_daily where trade_date = '2023-04-10'"
         ).fetchall()
@@ -222,6 +223,7 @@ def test_regimes_add_the_probabilities_when_the_table_exists(
     )
     assert regimes[regimes["trade_date"] < "2023-04-01"]["prob_calm"].isna().all()
     assert set(covered["fit_id"]) == {"fit-2023-03"}
+    assert set(regimes["vol_state"]) == {"calm"}  # the model's columns of the features mart, when present
 
 
 def test_results_as_arrow_polars_and_relation(wh: Warehouse) -> None:
