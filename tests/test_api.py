@@ -25,6 +25,7 @@ import pytest
 
 from binance_warehouse import Warehouse, WarehouseBusyError
 from dbt_plugins.lock_check import lock_holder
+from tests.fixtures.binance_server import BinanceServer, kline_table
 from tests.fixtures.dbt import DBT, process_env, project_args
 from tests.fixtures.paths import REPO_ROOT
 from tests.fixtures.warehouse import BuiltWarehouse
@@ -380,6 +381,50 @@ def test_candles_hold_the_lake_readers_lock(built_warehouse: BuiltWarehouse, tmp
         deleter.wait(timeout=HOLD_TIMEOUT_S)
     reader.join(timeout=HOLD_TIMEOUT_S)
     assert result == [59]
+
+
+def test_candles_while_a_loader_swaps_daily_files_for_the_monthly_one(
+    binance_server: BinanceServer, tmp_path: Path
+) -> None:
+    """A real loader replacing a month's daily files by Binance's monthly file, while candles() reads
+    that month again and again: every read sees each candle once, none missing."""
+    from loaders.binance import load
+
+    month = kline_table("1h", "2024-02", seed=3)
+    for day in range(29):
+        binance_server.add_klines(
+            "spot", "SOLUSDT", "1h", f"2024-02-{day + 1:02d}", month.slice(day * 24, 24)
+        )
+    lake = tmp_path / "lake"
+
+    def run_loader() -> None:
+        summary = load(
+            "spot",
+            ["SOLUSDT"],
+            ["1h"],
+            lake=lake,
+            base_url=binance_server.base_url,
+            listing_url=binance_server.listing_url,
+            progress=False,
+        )
+        assert summary.ok, summary.failures
+
+    run_loader()
+    folder = lake / "binance/klines/market=spot/interval=1h/symbol=SOLUSDT/month=2024-02"
+    assert len(list(folder.glob("*.parquet"))) == 29
+    wh = Warehouse(tmp_path / "unused.duckdb", lake, output="arrow")
+    expected = wh.candles("SOLUSDT", "1h", start="2024-02", end="2024-02")
+    assert expected.num_rows == 29 * 24
+    binance_server.add_klines("spot", "SOLUSDT", "1h", "2024-02", month)
+    loader = threading.Thread(target=run_loader)
+    loader.start()
+    reads = 0
+    while loader.is_alive() or reads == 0:
+        assert wh.candles("SOLUSDT", "1h", start="2024-02", end="2024-02").equals(expected)
+        reads += 1
+    loader.join()
+    assert [f.name for f in folder.glob("*.parquet")] == ["SOLUSDT-1h-2024-02.parquet"]
+    assert wh.candles("SOLUSDT", "1h", start="2024-02", end="2024-02").equals(expected)
 
 
 def test_reads_never_write_and_never_keep_the_file(built_warehouse: BuiltWarehouse, tmp_path: Path) -> None:
