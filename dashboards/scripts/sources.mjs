@@ -44,6 +44,11 @@ function runsSql(from, keys, values, extra = "") {
     order by ${keys}, start`;
 }
 
+function fail(message) {
+  console.error(`sources: ${message}`);
+  process.exit(1);
+}
+
 // npm runs scripts in dashboards/; INIT_CWD is where the user typed the command (dbt's cwd too).
 const duckdbPath = process.env.DUCKDB_PATH
   ? resolve(process.env.INIT_CWD ?? process.cwd(), process.env.DUCKDB_PATH)
