@@ -1,8 +1,8 @@
-// `npm run sources`: read the warehouse at $DUCKDB_PATH (default ./warehouse.duckdb at the repository
-// root, the file dbt builds; a relative path is taken from where npm was run, as dbt does) READ-ONLY and write the small JSON files the
-// pages read into src/data/ (gitignored). This is the only step that opens the DuckDB file: it selects
-// just the columns each page shows, closes the file and exits, so a `dbt build` (a writer) can run
-// right after it. `npm run build` then reads src/data/ only.
+// `npm run sources`: read the warehouse READ-ONLY (the file dbt builds, ./warehouse.duckdb at the
+// repository root, or $DUCKDB_PATH: a relative path is taken from where npm was run, as dbt takes it)
+// and write the small JSON files the pages read into src/data/ (gitignored). This is the only step
+// that opens the DuckDB file: it selects just the columns each page shows, closes the file and exits,
+// so a `dbt build` (a writer) can run right after it. `npm run build` then reads src/data/ only.
 //
 // DuckDB here is @duckdb/node-api pinned to the warehouse's own DuckDB version (1.5.5, like the
 // Python `duckdb==1.5.5` that dbt writes with), so the storage format always matches.
@@ -37,7 +37,8 @@ function runsSql(from, keys, values, extra = "") {
       strftime(min(trade_date), '%Y-%m-%d') as start, strftime(max(trade_date), '%Y-%m-%d') as "end",
       ${extra} count(*)::integer as days
     from (
-      select *, trade_date - (row_number() over (partition by ${keys}, ${values} order by trade_date))::integer as run_id
+      select *,
+        trade_date - (row_number() over (partition by ${keys}, ${values} order by trade_date))::integer as run_id
       from ${from}
     )
     group by ${keys}, ${values}, run_id
