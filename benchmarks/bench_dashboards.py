@@ -33,10 +33,17 @@ def pages(warehouse: Path) -> list[tuple[str, int, str | None]]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         leverage = con.execute("select count(leverage_regime) from fct_regime_features_daily").fetchone()[0]
         derivatives = con.execute("select count(*) from fct_derivatives_daily").fetchone()[0]
+        # The first series the Derivatives page shows: a measure it lacks is an empty state, not a chart.
+        measures = con.execute(
+            "select count(funding_rate_annualized) > 0, count(open_interest_value) > 0, count(basis) > 0 "
+            "from fct_derivatives_daily group by market, symbol order by market, symbol limit 1"
+        ).fetchall()
     return [
         ("index.html", 2, None) if leverage else ("index.html", 1, "leverage-empty"),
-        ("regimes.html", 4, None),
-        ("derivatives.html", 4, None) if derivatives else ("derivatives.html", 0, "derivatives-empty"),
+        ("regimes.html", 3, None),
+        ("derivatives.html", sum(measures[0]), None)
+        if derivatives
+        else ("derivatives.html", 0, "derivatives-empty"),
         ("coverage.html", 1, None),
     ]
 

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -102,8 +103,14 @@ def page(tmp_path: Path) -> Iterator[Browser]:
         yield instance
 
 
+# The drawn page (text and SVG attributes, not the page's scripts).
+MAIN_HTML = "document.getElementById('observablehq-main').innerHTML"
+
+
 def assert_clean(page: Browser, base_url: str) -> None:
-    """No console error, no failed request, nothing asked of any host but the loopback server."""
+    """No console error, no failed request, nothing asked of any host but the loopback server, and no
+    "NaN" drawn (a tick, a label or a path of a chart with nothing to show)."""
+    assert "NaN" not in page.evaluate(MAIN_HTML), "NaN on the page"
     errors = page.console_errors()
     assert not errors, errors
     outside = [u for u in page.requested_urls() if not u.startswith((base_url, "data:", "about:", "blob:"))]
@@ -322,3 +329,228 @@ def test_pages_without_derivatives_or_coverage(
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- the default warehouse, gaps, date ranges, empty states, problem ranges, latest days ----------------
+
+
+def test_sources_defaults_to_the_warehouse_dbt_builds(npm: str, built_warehouse, tmp_path: Path) -> None:
+    """Without DUCKDB_PATH, `npm --prefix dashboards run sources` reads ./warehouse.duckdb at the
+    repository root (dbt's default); a relative DUCKDB_PATH is taken from where npm was run, as dbt
+    takes it."""
+    project = copy_project(tmp_path / "dashboards")  # the copy's repository root is tmp_path
+    shutil.copyfile(built_warehouse.duckdb_path, tmp_path / "warehouse.duckdb")
+    log = sources(npm, project, None, cwd=tmp_path)
+    manifest = json.loads((project / "src" / "data" / "manifest.json").read_text())
+    assert manifest["warehouse"] == "warehouse.duckdb", log
+    assert manifest["regime_series"], log
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copyfile(built_warehouse.duckdb_path, tmp_path / "elsewhere" / "other.duckdb")
+    log = sources(npm, project, "elsewhere/other.duckdb", cwd=tmp_path)
+    assert (
+        json.loads((project / "src" / "data" / "manifest.json").read_text())["warehouse"] == "other.duckdb"
+    ), log
+
+
+def chart_paths(page: Browser, chart: str, mark: str) -> list[str]:
+    """The `d` of each path of `mark` (line, area) in the chart whose aria-label starts with `chart`."""
+    return page.evaluate(
+        f'Array.from(document.querySelectorAll(\'#observablehq-main svg[aria-label^="{chart}"] '
+        f"g[aria-label={mark}] path')).map(p => p.getAttribute('d'))"
+    )
+
+
+def runs_of_values(days: list[tuple[date, float | None]]) -> int:
+    """How many unbroken stretches of consecutive calendar days with a value: the pieces a line must
+    be drawn in."""
+    runs = 0
+    previous: date | None = None
+    for day, value in days:
+        if value is not None and (previous is None or day - previous != timedelta(days=1)):
+            runs += 1
+        previous = day if value is not None else None
+    return runs
+
+
+@pytest.mark.parametrize("series", ["spot/ETHUSDT", "um/ETHUSDT"])
+def test_lines_break_at_missing_days(site: Site, page: Browser, series: str) -> None:
+    """spot ETHUSDT lacks 2023-02-14, um ETHUSDT 2026-06-01..22: each line and area is drawn in as many
+    pieces (M commands) as there are stretches of consecutive days with a value, instead of one
+    straight line across the gap."""
+    market, symbol = series.split("/")
+    open_page(page, f"{site.url}/regimes.html#{series}", 3)
+    page.wait_until(f"document.getElementById('series-title')?.innerText.startsWith('{symbol}')")
+    days = built_rows(
+        site,
+        "select trade_date, close_price, volatility_30d, rsi_14 from fct_regime_features_daily "
+        f"where market = '{market}' and symbol = '{symbol}' order by trade_date",
+    )
+    checks = [
+        ("Daily close", "line", 1, "close-empty"),
+        ("30-day volatility", "line", 2, "volatility-empty"),
+        ("30-day volatility", "area", 2, "volatility-empty"),
+        ("RSI-14", "line", 3, "rsi-empty"),
+    ]
+    assert runs_of_values([(d[0], d[1]) for d in days]) > 1
+    for chart, mark, column, empty in checks:
+        expected = runs_of_values([(d[0], d[column]) for d in days])
+        if expected == 0:  # no value at all: the chart's empty state instead
+            assert page.evaluate(f"!!document.getElementById('{empty}')"), chart
+            continue
+        paths = chart_paths(page, chart, mark)
+        assert len(paths) == 1, (chart, mark, paths)
+        assert paths[0].count("M") == expected, (chart, mark, expected)
+    assert_clean(page, site.url)
+
+
+def built_rows(site: Site, sql: str) -> list[tuple]:
+    with duckdb.connect(str(site.duckdb_path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def set_range(page: Browser, start: str, end: str) -> None:
+    page.evaluate(
+        "(() => { const f = document.getElementById('range-from'), t = document.getElementById('range-to'); "
+        f"f.value = '{start}'; t.value = '{end}'; f.dispatchEvent(new Event('input', {{bubbles: true}})); }})()"
+    )
+
+
+def test_date_range_narrows_the_timeline(site: Site, page: Browser) -> None:
+    """The date-range control redraws the charts over the chosen days only; a preset picks the last
+    30 days; a range where a measure has no value shows that chart's empty state, not an empty chart."""
+    open_page(page, f"{site.url}/regimes.html#spot/BTCUSDT", 3)
+    page.wait_until("document.getElementById('series-title')?.innerText.startsWith('BTCUSDT')")
+    day_rects = "document.querySelectorAll('#observablehq-main svg[aria-label^=\"Daily close\"] g[aria-label=rect] rect').length"
+    assert page.evaluate(day_rects) == 151
+    set_range(page, "2023-03-01", "2023-03-31")
+    page.wait_until(f"{day_rects} === 31", timeout=PAGE_TIMEOUT_S)
+    page.evaluate("document.querySelector('button[data-days=\"30\"]').click()")
+    page.wait_until(
+        f"{day_rects} === 30 && document.getElementById('range-from').value === '2023-05-02'",
+        timeout=PAGE_TIMEOUT_S,
+    )
+    # um ETHUSDT in June: one day (2026-06-23) with a close and nothing else.
+    open_page(page, f"{site.url}/regimes.html#um/ETHUSDT", 3)
+    page.wait_until("document.getElementById('series-title')?.innerText.startsWith('ETHUSDT')")
+    set_range(page, "2026-06-01", "2026-06-23")
+    page.wait_until(
+        "!!document.getElementById('volatility-empty') && !!document.getElementById('rsi-empty')",
+        timeout=PAGE_TIMEOUT_S,
+    )
+    # The lone day is a dot (a line cannot draw one point).
+    assert (
+        page.evaluate(
+            "document.querySelectorAll('#observablehq-main svg[aria-label^=\"Daily close\"] g[aria-label=dot] circle').length"
+        )
+        == 1
+    )
+    assert_clean(page, site.url)
+
+
+FUNDING_ONLY = [
+    # Funding archives loaded, no metrics and no mark/index klines.
+    "update fct_derivatives_daily set open_interest = null, open_interest_value = null, oi_change_1d = null, "
+    "mark_close = null, index_close = null, basis = null",
+    "update fct_regime_features_daily set oi_change_7d = null, basis = null, leverage_regime = null",
+]
+
+
+def test_funding_without_metrics_has_an_empty_state_per_chart(
+    npm: str, built_warehouse, page: Browser, tmp_path: Path
+) -> None:
+    """With funding but no open interest and no basis, the Derivatives page draws the funding chart and
+    says why the other two are empty (no "NaN" tick, no flat 0 % line); the Overview names the same
+    series as having derivatives data."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built_warehouse.duckdb_path, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        for sql in FUNDING_ONLY:
+            con.execute(sql)
+        with_funding = [
+            f"{m}/{s}"
+            for m, s in con.execute(
+                "select distinct market, symbol from fct_derivatives_daily "
+                "where funding_rate_annualized is not null order by all"
+            ).fetchall()
+        ]
+    assert with_funding
+    project, _, _ = build_site(npm, tmp_path, warehouse)
+    server, url = serve(project / "build")
+    try:
+        open_page(page, f"{url}/derivatives.html", 2, notice="basis-empty")
+        text = page.evaluate("document.body.innerText")
+        assert "No open interest for this series" in text
+        assert "No basis for this series" in text
+        labels = page.evaluate(f"{CHARTS}.map(s => s.getAttribute('aria-label'))")
+        assert not any(label.startswith(("Open interest", "Basis")) for label in labels), labels
+        picker = page.evaluate(
+            "Array.from(document.querySelectorAll('#series-picker option')).map(o => o.value)"
+        )
+        assert picker == with_funding
+        assert_clean(page, url)
+        open_page(page, f"{url}/index.html", 1, notice="leverage-empty")
+        note = page.evaluate("document.getElementById('leverage-empty').innerText")
+        assert "no series has derivatives data" not in note
+        assert all(series in note for series in with_funding), note
+        assert_clean(page, url)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def problem_ranges(site: Site) -> list[tuple[str, str, int, str, str]]:
+    """The coverage mart's non-complete days folded into ranges here, independently of sources.mjs:
+    consecutive days of one series with the same status and known reason; latest first."""
+    days = built_rows(
+        site,
+        'select market, dataset, "interval", symbol, trade_date, status, known_reason '
+        'from fct_coverage_daily order by market, dataset, "interval", symbol, trade_date',
+    )
+    ranges: list[list] = []
+    for market, dataset, interval, symbol, day, status, reason in days:
+        key = (market, dataset, interval, symbol, status, reason)
+        last = ranges[-1] if ranges else None
+        if last and last[0] == key and day - last[2] == timedelta(days=1):
+            last[2] = day
+        else:
+            ranges.append([key, day, day])
+    rows = [(str(a), str(b), (b - a).days + 1, k[4], k[5] or "") for k, a, b in ranges if k[4] != "complete"]
+    return sorted(rows, key=lambda r: r[0], reverse=True)
+
+
+def test_coverage_lists_problem_days_as_ranges(site: Site, page: Browser) -> None:
+    """One row per run of problem days (from, to, day count), as many rows as runs in the mart."""
+    open_page(page, f"{site.url}/coverage.html", 1)
+    shown = page.evaluate(
+        "Array.from(document.querySelectorAll('#problem-ranges tbody tr')).map(tr => "
+        "Array.from(tr.querySelectorAll('td')).map(td => td.innerText.trim()))"
+    )
+    expected = problem_ranges(site)
+    assert len(shown) == len(expected) > 1
+    assert sorted((r[0], r[1], int(r[2]), r[4], r[6]) for r in shown) == sorted(expected)
+    days = sum(r[2] for r in expected)
+    assert f"{days} days in {len(expected)} ranges" in page.evaluate("document.body.innerText")
+    assert_clean(page, site.url)
+
+
+def test_overview_shows_each_series_latest_day(site: Site, page: Browser) -> None:
+    """The card spans the series' own latest days; the ⚠ marks exactly the series that end before the
+    latest of them, and a caption on the page says so."""
+    open_page(page, f"{site.url}/index.html", 2)
+    latest = dict(
+        ((m, s), str(d))
+        for m, s, d in built_rows(
+            site, "select market, symbol, max(trade_date) from fct_regime_features_daily group by all"
+        )
+    )
+    card = page.evaluate("document.getElementById('latest-days').innerText")
+    assert f"{min(latest.values())} to {max(latest.values())}" in card, card
+    rows = page.evaluate(
+        "Array.from(document.querySelectorAll('#observablehq-main table tbody tr')).map(tr => "
+        "Array.from(tr.querySelectorAll('td')).map(td => td.innerText.trim()))"
+    )
+    flagged = {(r[0], r[1]) for r in rows if "⚠" in r[3]}
+    assert flagged == {k for k, d in latest.items() if d < max(latest.values())}
+    assert flagged
+    caption = page.evaluate("document.getElementById('overview-caption').innerText")
+    assert "⚠" in caption and max(latest.values()) in caption

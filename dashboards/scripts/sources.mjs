@@ -1,7 +1,8 @@
-// `npm run sources`: read the warehouse at $DUCKDB_PATH READ-ONLY and write the small JSON files the
-// pages read into src/data/ (gitignored). This is the only step that opens the DuckDB file: it selects
-// just the columns each page shows, closes the file and exits, so a `dbt build` (a writer) can run
-// right after it. `npm run build` then reads src/data/ only.
+// `npm run sources`: read the warehouse READ-ONLY (the file dbt builds, ./warehouse.duckdb at the
+// repository root, or $DUCKDB_PATH: a relative path is taken from where npm was run, as dbt takes it)
+// and write the small JSON files the pages read into src/data/ (gitignored). This is the only step
+// that opens the DuckDB file: it selects just the columns each page shows, closes the file and exits,
+// so a `dbt build` (a writer) can run right after it. `npm run build` then reads src/data/ only.
 //
 // DuckDB here is @duckdb/node-api pinned to the warehouse's own DuckDB version (1.5.5, like the
 // Python `duckdb==1.5.5` that dbt writes with), so the storage format always matches.
@@ -18,21 +19,43 @@ import { DuckDBInstance } from "@duckdb/node-api";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const OUT = resolve(HERE, "..", "src", "data");
+const REPO_ROOT = resolve(HERE, "..", "..");
 const REQUIRED = ["fct_regime_features_daily"];
-// The SPEC's 7-day annualized funding (as fct_regime_features_daily.funding_rate_7d_annualized): the mean
-// over the 7 calendar days ending at the day, null until all 7 have a value.
-const FUNDING_7D =
-  "case when count(funding_rate_annualized) over last_7_days = 7 " +
-  "then avg(funding_rate_annualized) over last_7_days end";
+
+/**
+ * Runs of consecutive calendar days with the same `values` per series (gaps and islands: a day minus
+ * its rank within (series, values) is constant along a run). The one place runs are computed: the
+ * regime strip, the coverage heat map and the coverage page's problem ranges all come from it.
+ * @param {string} from  a relation with the key and value columns and trade_date
+ * @param {string} keys  the series columns, comma-separated
+ * @param {string} values  the columns a run keeps constant, comma-separated
+ * @param {string} extra  more aggregates over the run's days, each followed by a comma
+ */
+function runsSql(from, keys, values, extra = "") {
+  return `
+    select ${keys}, ${values},
+      strftime(min(trade_date), '%Y-%m-%d') as start, strftime(max(trade_date), '%Y-%m-%d') as "end",
+      ${extra} count(*)::integer as days
+    from (
+      select *,
+        trade_date - (row_number() over (partition by ${keys}, ${values} order by trade_date))::integer as run_id
+      from ${from}
+    )
+    group by ${keys}, ${values}, run_id
+    order by ${keys}, start`;
+}
 
 function fail(message) {
   console.error(`sources: ${message}`);
   process.exit(1);
 }
 
-const duckdbPath = process.env.DUCKDB_PATH;
-if (!duckdbPath) fail("set DUCKDB_PATH to the warehouse file (e.g. DUCKDB_PATH=$PWD/warehouse.duckdb)");
-if (!existsSync(duckdbPath) || !statSync(duckdbPath).isFile()) fail(`no DuckDB file at ${duckdbPath}`);
+// npm runs scripts in dashboards/; INIT_CWD is where the user typed the command (dbt's cwd too).
+const duckdbPath = process.env.DUCKDB_PATH
+  ? resolve(process.env.INIT_CWD ?? process.cwd(), process.env.DUCKDB_PATH)
+  : join(REPO_ROOT, "warehouse.duckdb");
+if (!existsSync(duckdbPath) || !statSync(duckdbPath).isFile())
+  fail(`no DuckDB file at ${duckdbPath} (run dbt build first, or set DUCKDB_PATH to the warehouse file)`);
 
 const started = performance.now();
 // READ_ONLY: a shared lock only (other readers welcome), dropped at closeSync() below; a writer
@@ -161,45 +184,57 @@ try {
   );
 
   // Regime runs (consecutive days in the same regime) of every series: the strip on /regimes/.
-  const regimeRuns = await rows(`
-    select market, symbol, coalesce(regime, 'unclassified') as regime,
-      strftime(min(trade_date), '%Y-%m-%d') as start, strftime(max(trade_date), '%Y-%m-%d') as "end",
-      count(*)::integer as days
-    from (
-      select market, symbol, regime, trade_date,
-        trade_date - (row_number() over (
-          partition by market, symbol, coalesce(regime, 'unclassified') order by trade_date))::integer as grp
-      from fct_regime_features_daily
+  const regimeRuns = await rows(
+    runsSql(
+      "(select market, symbol, trade_date, coalesce(regime, 'unclassified') as regime from fct_regime_features_daily)",
+      "market, symbol",
+      "regime"
     )
-    group by market, symbol, coalesce(regime, 'unclassified'), grp
-    order by market, symbol, start`);
+  );
   await writeJson("regime_runs.json", regimeRuns);
 
   // --- Derivatives: funding (annualized, 7-day mean), open interest, basis ---------------------------
+  // The 7-day mean is the warehouse's own (fct_regime_features_daily.funding_rate_7d_annualized), not
+  // recomputed here; a warehouse without that column shows the daily funding only.
   const derivativesSeries = [];
   let derivativesLatest = [];
   if (has.fct_derivatives_daily) {
+    const funding7d = featureColumns.has("funding_rate_7d_annualized")
+      ? "f.funding_rate_7d_annualized"
+      : "null::double";
+    const perDay = `
+      select d.market, d.symbol, d.trade_date, d.funding_rate_annualized,
+        ${funding7d} as funding_7d_annualized, d.open_interest, d.open_interest_value, d.basis
+      from fct_derivatives_daily as d
+      left join fct_regime_features_daily as f using (market, symbol, trade_date)`;
     derivativesLatest = await rows(`
       select market, symbol, strftime(trade_date, '%Y-%m-%d') as trade_date,
         funding_7d_annualized, open_interest_value, basis
-      from (
-        select market, symbol, trade_date, open_interest_value, basis, ${FUNDING_7D} as funding_7d_annualized
-        from fct_derivatives_daily
-        window last_7_days as (partition by market, symbol order by trade_date
-          range between interval 6 days preceding and current row)
-      )
+      from (${perDay})
       qualify row_number() over (partition by market, symbol order by trade_date desc) = 1
       order by market, symbol`);
+    // Which measures each series has at all: a chart with none shows its own empty state.
+    const measures = await rows(`
+      select market, symbol,
+        count(funding_rate_annualized)::integer as funding_days,
+        count(open_interest_value)::integer as open_interest_days,
+        count(basis)::integer as basis_days
+      from fct_derivatives_daily group by all`);
+    const measuresOf = new Map(measures.map((m) => [`${m.market}/${m.symbol}`, m]));
     await perSeries(
       `select market, symbol, strftime(trade_date, '%Y-%m-%d') as trade_date,
-          funding_rate_annualized, ${FUNDING_7D} as funding_7d_annualized,
-          open_interest, open_interest_value, basis
-       from fct_derivatives_daily
-       window last_7_days as (partition by market, symbol order by trade_date
-         range between interval 6 days preceding and current row)
+          funding_rate_annualized, funding_7d_annualized, open_interest, open_interest_value, basis
+       from (${perDay})
        order by market, symbol, trade_date`,
       async (market, symbol, batch) => {
-        derivativesSeries.push({ market, symbol });
+        const m = measuresOf.get(`${market}/${symbol}`);
+        derivativesSeries.push({
+          market,
+          symbol,
+          funding_days: m.funding_days,
+          open_interest_days: m.open_interest_days,
+          basis_days: m.basis_days,
+        });
         await writeJson(
           `derivatives/${safeName(market)}/${safeName(symbol)}.json`,
           columns(batch)
@@ -210,22 +245,19 @@ try {
 
   await writeJson("derivatives_latest.json", derivativesLatest);
 
-  // --- Coverage: runs of consecutive days with the same status per series, and the problem days ------
-  let coverage = { runs: [], series: [], problems: [], problems_total: 0 };
+  // --- Coverage: runs of consecutive days with the same status and known reason per series ---------
+  // The heat map draws every run; the problem table lists the runs that are not complete.
+  let coverage = { runs: [], series: [] };
   if (has.fct_coverage_daily) {
     const series = `market, dataset, "interval", symbol`;
-    coverage.runs = await rows(`
-      select ${series}, status,
-        strftime(min(trade_date), '%Y-%m-%d') as start, strftime(max(trade_date), '%Y-%m-%d') as "end",
-        count(*)::integer as days
-      from (
-        select ${series}, status, trade_date,
-          trade_date - (row_number() over (
-            partition by ${series}, status order by trade_date))::integer as grp
-        from fct_coverage_daily
+    coverage.runs = await rows(
+      runsSql(
+        `(select ${series}, trade_date, status, known_reason, rows_present, rows_expected from fct_coverage_daily)`,
+        series,
+        "status, known_reason",
+        "sum(rows_present)::double as rows_present, sum(rows_expected)::double as rows_expected,"
       )
-      group by ${series}, status, grp
-      order by ${series}, start`);
+    );
     coverage.series = await rows(`
       select ${series},
         strftime(min(trade_date), '%Y-%m-%d') as first_date, strftime(max(trade_date), '%Y-%m-%d') as last_date,
@@ -233,15 +265,6 @@ try {
         (count(*) filter (where status = 'incomplete'))::integer as incomplete,
         (count(*) filter (where status = 'missing'))::integer as missing
       from fct_coverage_daily group by all order by ${series}`);
-    const PROBLEM_LIMIT = 2000;
-    coverage.problems = await rows(`
-      select ${series}, strftime(trade_date, '%Y-%m-%d') as trade_date, status,
-        rows_present, rows_expected, known_reason
-      from fct_coverage_daily where status <> 'complete'
-      order by trade_date desc, ${series} limit ${PROBLEM_LIMIT}`);
-    coverage.problems_total = Number(
-      (await rows("select count(*) as n from fct_coverage_daily where status <> 'complete'"))[0].n
-    );
   }
   await writeJson("coverage.json", coverage);
 

@@ -52,3 +52,34 @@ export function num(x, digits = 2) {
     ? "–"
     : x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 }
+
+/**
+ * The rows (sorted by `date`, one per day at most) with a `{date, trade_date, missing: true}` row
+ * added for every calendar day missing between them: Plot breaks a line or an area at a row whose
+ * value is undefined, so a gap in the data shows as a gap instead of a straight line across it.
+ */
+export function fillDays(rows) {
+  const out = [];
+  for (const d of rows) {
+    const prev = out[out.length - 1];
+    if (prev) {
+      for (let t = +prev.date + DAY_MS; t < +d.date; t += DAY_MS) {
+        out.push({ date: new Date(t), trade_date: new Date(t).toISOString().slice(0, 10), missing: true });
+      }
+    }
+    out.push(d);
+  }
+  return out;
+}
+
+const present = (v) => v != null && !Number.isNaN(v);
+
+/** Whether any row has a value for `key`: a chart with none shows its empty state instead. */
+export function hasValues(rows, key) {
+  return rows.some((d) => present(d[key]));
+}
+
+/** Rows with a value for `key` whose neighbours have none: a line cannot draw them, a dot can. */
+export function isolated(rows, key) {
+  return rows.filter((d, i) => present(d[key]) && !present(rows[i - 1]?.[key]) && !present(rows[i + 1]?.[key]));
+}
