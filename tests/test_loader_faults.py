@@ -4,12 +4,20 @@ corrupt manifest or lake file is one line; archives the base URL does not serve 
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from loaders import contract
+from loaders.binance.manifest import read_entries
 from tests.fixtures.binance_server import BinanceServer
-from tests.fixtures.loader_cli import start, urls
+from tests.fixtures.loader_cli import cli, start, urls
 
 
 def test_signals_during_big_conversions_exit_130_never_abort(
@@ -41,3 +49,94 @@ def test_signals_during_big_conversions_exit_130_never_abort(
         outcomes.append((proc.returncode, err.strip().splitlines()[-1:]))
     assert [code for code, _ in outcomes] == [130] * 10, outcomes
     assert all(last[0].startswith("interrupted") for _, last in outcomes), outcomes
+
+
+def _status(lake: Path) -> subprocess.CompletedProcess[str]:
+    return cli("status", "--lake", str(lake))
+
+
+def _corrupt(kind: str, file: Path) -> None:
+    """Random bytes, a truncated manifest, an empty file, or a Parquet table of another schema."""
+    good = file.read_bytes()
+    if kind == "random":
+        file.write_bytes(os.urandom(len(good)))
+    elif kind == "truncated":
+        file.write_bytes(good[: len(good) // 2])
+    elif kind == "empty":
+        file.write_bytes(b"")
+    else:
+        pq.write_table(pa.table({"path": ["x"], "size": ["big"]}), file)
+
+
+@pytest.mark.parametrize("kind", ["random", "truncated", "empty", "other-schema"])
+def test_corrupt_manifest_is_one_line_before_any_download_and_can_be_rebuilt(
+    binance_server: BinanceServer, tmp_path: Path, kind: str
+) -> None:
+    binance_server.add_klines("spot", "BTCUSDT", "1h", "2024-01")
+    lake = tmp_path / "lake"
+    load_args = ["--symbols", "BTCUSDT", "--intervals", "1h", "--lake", str(lake), *urls(binance_server)]
+    assert cli(*load_args).returncode == 0
+    manifest = contract.manifest_path(lake, "klines")
+    _corrupt(kind, manifest)
+    binance_server.add_klines("spot", "BTCUSDT", "1h", "2024-02")
+    binance_server.reset_log()
+    files_before = sorted(lake.rglob("*.parquet"))
+    for res in (cli(*load_args), _status(lake)):
+        assert res.returncode == 2, res.stderr
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"manifest {manifest} " in lines[0], lines
+        assert "rebuild-manifest" in lines[0], lines
+    assert binance_server.downloads() == [] and sorted(lake.rglob("*.parquet")) == files_before
+    rebuilt = cli("rebuild-manifest", "--lake", str(lake))
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    entries = read_entries(manifest, "klines")
+    assert list(entries) == [
+        "binance/klines/market=spot/interval=1h/symbol=BTCUSDT/month=2024-01/BTCUSDT-1h-2024-01.parquet"
+    ]
+    (entry,) = entries.values()
+    assert entry.rows == 744 and entry.sha256 == "" and entry.url.endswith("/BTCUSDT-1h-2024-01.zip")
+    again = cli(*load_args)  # sha256 unknown: downloaded and verified again, with the new month
+    assert again.returncode == 0 and again.stdout.startswith("loaded 2, skipped 0"), again.stdout
+    assert all(e.sha256 for e in read_entries(manifest, "klines").values())
+
+
+def test_status_names_a_garbage_lake_file(binance_server: BinanceServer, tmp_path: Path) -> None:
+    binance_server.add_klines("spot", "BTCUSDT", "1h", "2024-01")
+    lake = tmp_path / "lake"
+    assert (
+        cli(
+            "--symbols", "BTCUSDT", "--intervals", "1h", "--lake", str(lake), *urls(binance_server)
+        ).returncode
+        == 0
+    )
+    (lake_file,) = lake.glob("binance/klines/**/*.parquet")
+    garbage = lake_file.with_name("BTCUSDT-1h-2024-02-01.parquet")
+    garbage.write_bytes(os.urandom(5000))
+    res = _status(lake)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"lake file {garbage} is not readable Parquet" in lines[0], lines
+
+
+def test_status_on_a_missing_lake_or_a_file_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    for lake, what in ((tmp_path / "nothing", "does not exist"), (tmp_path / "file", "is a file")):
+        res = _status(lake)
+        assert res.returncode == 2 and res.stderr.startswith(f"error: lake {lake} {what}"), res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1
+    (tmp_path / "empty").mkdir()
+    assert _status(tmp_path / "empty").returncode == 0  # a lake with nothing loaded yet is fine
+
+
+def test_lock_folder_is_named_once(binance_server: BinanceServer, tmp_path: Path) -> None:
+    binance_server.add_klines("spot", "BTCUSDT", "1h", "2024-01")
+    lake = tmp_path / "lake"
+    lock = contract.manifest_lock_path(lake)
+    lock.mkdir(parents=True)
+    res = cli("--symbols", "BTCUSDT", "--intervals", "1h", "--lake", str(lake), *urls(binance_server))
+    assert res.returncode == 1
+    failed = [line for line in res.stderr.splitlines() if "manifest" in line and "FAILED" in line]
+    assert failed == [
+        f"FAILED manifest {contract.manifest_path(lake, 'klines')}: lock file {lock}: is a directory"
+    ], res.stderr
+    assert sum(f"lock file {lock}" in line for line in res.stderr.splitlines()) == 1, res.stderr

@@ -28,6 +28,7 @@ EXAMPLES = """examples:
   python -m loaders.binance --symbols ALL --quote USDT --exclude USDCUSDT --intervals 1d --dry-run
   python -m loaders.binance status                # what the lake holds, and the days missing
   python -m loaders.binance status --json --market um --dataset metrics
+  python -m loaders.binance rebuild-manifest      # a lost or corrupt manifest, from the lake files
 
 Monthly archives are used where they exist, daily archives for the rest (a monthly file replaces its
 month's daily files). Re-runs skip archives already loaded and unchanged upstream. Several loaders
@@ -149,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         from loaders.binance.status import main as status_main
 
         return status_main(argv[1:])
+    if argv[:1] == ["rebuild-manifest"]:
+        from loaders.binance.rebuild import main as rebuild_main
+
+        return rebuild_main(argv[1:])
     args = build_parser().parse_args(argv)
     setup_logging(args.quiet)
     signal.signal(signal.SIGTERM, _terminate)

@@ -95,6 +95,7 @@ def load(
         raise BadInput(f"--stall-timeout must be a positive number of seconds, not {stall_seconds!r}")
     lake_path = config.lake_dir(lake)
     check_lake(lake_path, writable=not dry_run)
+    manifest = Manifest(lake_path, req.dataset.name)  # an unreadable one is bad input, before any request
     base = (base_url or config.base_url()).rstrip("/")
     listing = (listing_url or config.listing_url()).rstrip("/")
     http = http or Http()
@@ -103,7 +104,7 @@ def load(
         http.stall_seconds = stall_seconds
     _check_reachable(http, base + "/", "base URL")
     _check_reachable(http, listing + "?prefix=data%2F&delimiter=%2F&max-keys=1", "listing URL")
-    run = _Run(req, lake_path, base, listing, http, workers, dry_run=dry_run, progress=progress)
+    run = _Run(req, lake_path, manifest, base, listing, http, workers, dry_run=dry_run, progress=progress)
     summary = run.execute()
     summary.seconds = time.monotonic() - t0
     return summary
@@ -239,6 +240,7 @@ class _Run:
         self,
         req: Request,
         lake_dir: Path,
+        manifest: Manifest,
         base: str,
         listing: str,
         http: Http,
@@ -250,7 +252,7 @@ class _Run:
         self.req, self.lake, self.base, self.listing, self.http = req, lake_dir, base, listing, http
         self.workers, self.dry_run = workers, dry_run
         self.summary = LoadSummary(dry_run=dry_run)
-        self.manifest = Manifest(lake_dir, req.dataset.name)
+        self.manifest = manifest
         self.plan = Plan()
         self.base_checked = False
         # Monthly archives (with their new file, if not in place yet) that replace daily files.
@@ -486,10 +488,9 @@ class _Run:
         try:
             self.manifest.save()
         except ManifestError as exc:
-            if str(exc) not in self.summary.failures:
+            if str(exc) not in self.summary.failures:  # printed once, as a FAILED line at the end
                 self.summary.failed += 1
                 self.summary.failures.append(str(exc))
-                log.error("%s", exc)
 
     def _remove_empty_folders(self, archives: list[Archive]) -> None:
         """A failed archive may leave new empty month/symbol/interval folders; drop them (only empty
