@@ -7,7 +7,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,7 +19,7 @@ import pytest
 
 from loaders import contract
 from loaders.binance.manifest import read_entries
-from tests.fixtures.binance_server import BinanceServer
+from tests.fixtures.binance_server import BinanceServer, Fault
 from tests.fixtures.loader_cli import cli, start, urls
 
 
@@ -140,3 +143,66 @@ def test_lock_folder_is_named_once(binance_server: BinanceServer, tmp_path: Path
         f"FAILED manifest {contract.manifest_path(lake, 'klines')}: lock file {lock}: is a directory"
     ], res.stderr
     assert sum(f"lock file {lock}" in line for line in res.stderr.splitlines()) == 1, res.stderr
+
+
+class _RefusesHead(BaseHTTPRequestHandler):
+    """A host that answers HEAD with 405 and GET with 404 (e.g. a wrong --base-url on some CDNs)."""
+
+    def do_HEAD(self) -> None:
+        self.send_response(405)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_base_url_refusing_head_and_404_on_get_is_bad_input(
+    binance_server: BinanceServer, tmp_path: Path
+) -> None:
+    for month in ("2024-01", "2024-02", "2024-03"):
+        binance_server.add_klines("spot", "BTCUSDT", "1h", month)
+    host = ThreadingHTTPServer(("127.0.0.1", 0), _RefusesHead)
+    threading.Thread(target=host.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{host.server_port}"
+        res = cli(
+            "--symbols", "BTCUSDT", "--intervals", "1h", "--lake", str(tmp_path / "lake"),
+            "--base-url", base, "--listing-url", binance_server.listing_url,
+        )  # fmt: skip
+    finally:
+        host.shutdown()
+        host.server_close()
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "serves none of the archives" in lines[0], lines
+
+
+def test_listed_archive_not_served_is_a_failure_and_newest_day_a_warning(
+    binance_server: BinanceServer, tmp_path: Path
+) -> None:
+    """The listing lists it, the base URL answers 404: a failure, never "skipped"; the newest day
+    (Binance's publishing lag) is a warning naming it. A run that loads nothing planned is exit 1."""
+    today = datetime.now(timezone.utc).date()
+    old_day, newest = (today - timedelta(days=40)).isoformat(), today.isoformat()
+    for day in (old_day, newest):
+        key = binance_server.add_klines("spot", "BTCUSDT", "1h", day)
+        binance_server.fault(key, Fault(status=404), always=True)  # GET 404, HEAD still 200
+    binance_server.add_klines("spot", "BTCUSDT", "1h", (today - timedelta(days=10)).isoformat())
+    lake = tmp_path / "lake"
+    args = ["--symbols", "BTCUSDT", "--intervals", "1h", "--lake", str(lake), *urls(binance_server)]
+    res = cli(*args, "--start", old_day)
+    assert res.returncode == 1, res.stderr
+    failed = [line for line in res.stderr.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 1 and old_day in failed[0] and "not served by the base URL" in failed[0], failed
+    assert any(newest in line and "not served yet" in line for line in res.stderr.splitlines()), res.stderr
+    assert res.stdout.startswith("loaded 1, skipped 0, failed 1") and "not yet served 1" in res.stdout
+    only_old = cli(*args, "--start", old_day, "--end", old_day)
+    assert only_old.returncode == 1 and only_old.stdout.startswith("loaded 0, skipped 0, failed 1")
+    only_newest = cli(*args, "--start", newest)  # only the newest day planned: its lag is no failure
+    assert only_newest.returncode == 0 and "not yet served 1" in only_newest.stdout, only_newest.stderr

@@ -40,6 +40,8 @@ class LoadSummary:
     skipped: int = 0
     failed: int = 0
     removed: int = 0  # daily files replaced by a monthly one
+    planned: int = 0  # archives the run set out to load
+    not_yet_served: int = 0  # the newest days the listing has and the base URL does not serve yet
     waited: float = 0.0  # seconds spent waiting for a dbt build to finish reading the lake
     rows: int = 0
     bytes: int = 0  # archive bytes downloaded
@@ -50,7 +52,10 @@ class LoadSummary:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        """No failure, and something loaded when anything besides the newest days was planned (a run
+        that loads nothing of what it planned did not do its job)."""
+        nothing = self.loaded == 0 and self.planned > self.not_yet_served and not self.dry_run
+        return self.failed == 0 and not nothing
 
     def line(self) -> str:
         head = "dry run: would load" if self.dry_run else "loaded"
@@ -58,6 +63,7 @@ class LoadSummary:
             f"{head} {self.loaded}, skipped {self.skipped}, failed {self.failed}, rows {self.rows}, "
             f"bytes {self.bytes}, symbols {self.symbols}, seconds {self.seconds:.1f}"
             + (f", replaced daily files {self.removed}" if self.removed else "")
+            + (f", not yet served {self.not_yet_served}" if self.not_yet_served else "")
             + (f", waited for a dbt build {self.waited:.1f} s" if self.waited >= 0.1 else "")
         )
 
@@ -170,6 +176,14 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _newest_day(archive: Archive) -> bool:
+    """A daily archive of the last NEWEST_DAY_LAG_DAYS days (UTC)."""
+    if archive.kind != contract.DAILY:
+        return False
+    today = datetime.now(timezone.utc).date()
+    return date.fromisoformat(archive.period) >= today - timedelta(days=config.NEWEST_DAY_LAG_DAYS)
 
 
 def _to_dt(micros: int) -> datetime:
@@ -384,6 +398,7 @@ class _Run:
     def _submit(self, pool: ThreadPoolExecutor, archives: dict, listed: list[Archive]) -> set[Future]:
         todo = self.plan.add(listed, self.manifest, self.lake)
         self.summary.skipped += len(listed) - len(todo)
+        self.summary.planned += len(todo)
         if self.dry_run or not todo:
             return set()
         self._check_base_serves(todo)
@@ -400,10 +415,18 @@ class _Run:
         self.handled.add(fut)
         try:
             done = fut.result()
-        except NotPublished as exc:
-            # Listed but not downloadable (listing ahead of the CDN): try again next run.
-            s.skipped += 1
-            log.warning("%s", exc)
+        except NotPublished:
+            url = archive.url(self.base)
+            if _newest_day(archive):  # Binance's listing is ahead of its CDN for the newest days
+                s.not_yet_served += 1
+                log.warning(
+                    "%s: listed but not served yet (Binance's lag on the newest day); the next run loads it",
+                    url,
+                )
+            else:
+                s.failed += 1
+                s.failures.append(f"{url}: listed but not served by the base URL (HTTP 404)")
+                log.error("failed: %s", s.failures[-1])
         except ArchiveError as exc:
             s.failed += 1
             s.failures.append(str(exc))
