@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -206,3 +207,24 @@ def test_listed_archive_not_served_is_a_failure_and_newest_day_a_warning(
     assert only_old.returncode == 1 and only_old.stdout.startswith("loaded 0, skipped 0, failed 1")
     only_newest = cli(*args, "--start", newest)  # only the newest day planned: its lag is no failure
     assert only_newest.returncode == 0 and "not yet served 1" in only_newest.stdout, only_newest.stderr
+
+
+def test_lock_message_names_the_holder_in_a_few_words(tmp_path: Path) -> None:
+    """Issue 22: the holder is `dbt build`, not a whole command line with scripts in it."""
+    from dbt_plugins.lock_check import lock_holder
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    script = tmp_path / "dbt"  # stands in for the dbt console script: a Python file named dbt
+    script.write_text("import duckdb, sys\nc = duckdb.connect(sys.argv[-1])\nsys.stdin.read()\n")
+    argv = [sys.executable, str(script), "build", "--vars", "{a: 1,\nb: 2}", str(warehouse)]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while (holder := lock_holder(warehouse)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert holder is not None
+        assert holder.describe() == f"process {proc.pid} (dbt build, for writing)"
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=30)
