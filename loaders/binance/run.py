@@ -547,6 +547,7 @@ class _Run:
             for f in archives
             if not f.cancelled() and (not f.done() or isinstance(f.exception(), Cancelled))
         )
+        pool.shutdown(wait=True)  # every worker has seen the cancel by now: join them before exit
         raise Interrupted(
             f"interrupted: {s.loaded} archive(s) loaded and kept, {discarded} in progress discarded, "
             f"{not_started} not started; run again to load the rest"
