@@ -228,3 +228,29 @@ def test_lock_message_names_the_holder_in_a_few_words(tmp_path: Path) -> None:
         assert proc.stdin is not None
         proc.stdin.close()
         proc.wait(timeout=30)
+
+
+def test_readers_lock_folder_fails_the_monthly_swap_in_one_line(
+    binance_server: BinanceServer, tmp_path: Path
+) -> None:
+    """A folder where the lake's readers lock should be: the monthly file that would replace daily
+    ones fails naming the lock; the daily files stay, recorded."""
+    lake = tmp_path / "lake"
+    args = ["--symbols", "BTCUSDT", "--intervals", "1h", "--lake", str(lake), *urls(binance_server)]
+    binance_server.add_klines("spot", "BTCUSDT", "1h", "2024-01-01")
+    assert cli(*args).returncode == 0
+    binance_server.add_klines("spot", "BTCUSDT", "1h", "2024-01")
+    lock = contract.readers_lock_path(lake)
+    lock.mkdir()
+    res = cli(*args)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    failed = [line for line in res.stderr.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 1 and failed[0].endswith(
+        f"BTCUSDT-1h-2024-01.zip: lock file {lock}: is a directory"
+    )
+    daily = (
+        "binance/klines/market=spot/interval=1h/symbol=BTCUSDT/month=2024-01/BTCUSDT-1h-2024-01-01.parquet"
+    )
+    assert set(read_entries(contract.manifest_path(lake, "klines"), "klines")) == {daily}
+    assert [p.relative_to(lake).as_posix() for p in lake.glob("binance/klines/**/*.parquet")] == [daily]
+    assert not [p for p in lake.rglob("*") if ".tmp-" in p.name]

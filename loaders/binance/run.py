@@ -461,10 +461,14 @@ class _Run:
         if not self.replacing:
             return
         lock = contract.readers_lock_path(self.lake)
-        with locks.try_exclusive(lock) as free:
-            if free:
-                self._swap_in()
-                return
+        try:
+            with locks.try_exclusive(lock) as free:
+                if free:
+                    self._swap_in()
+                    return
+        except locks.LockUnusable as exc:  # e.g. a folder where the lock file should be
+            self._cannot_swap(str(exc))
+            return
         if not block:
             return
         log.info(
@@ -496,6 +500,16 @@ class _Run:
             if dailies:
                 log.info("%s: monthly file replaces %d daily file(s)", archive.stem, len(dailies))
         self.replacing.clear()
+
+    def _cannot_swap(self, reason: str) -> None:
+        """The readers lock cannot be taken at all: the monthly files are dropped (the daily ones
+        stay, recorded), each a FAILED line naming the lock."""
+        for archive, done in self.replacing:
+            self.summary.failed += 1
+            self.summary.failures.append(f"{archive.url(self.base)}: {reason}")
+            if done is not None and done.pending is not None:
+                self.summary.loaded -= 1
+        self._discard_pending()
 
     def _discard_pending(self) -> int:
         """Interrupted before a swap: the converted monthly files are dropped (the next run redoes them)."""
