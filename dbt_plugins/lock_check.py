@@ -15,6 +15,7 @@ too: `python -m dbt_plugins.lock_check warehouse.duckdb`.
 from __future__ import annotations
 
 import os
+import re
 import struct
 import sys
 from dataclasses import dataclass
@@ -60,17 +61,31 @@ class LockHolder:
 
 
 def _process_name(pid: int) -> str:
-    """The holder's command line, shortened, so the user recognises the BI tool or notebook."""
+    """The holder in a few words (`dbt build`, `duckdb`, `jupyter`), so the user recognises the BI
+    tool or notebook: the program, or the script or module Python runs, plus dbt's command."""
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return "unknown program"
-    # Arguments may hold newlines (the duckdb CLI wrapper passes -cmd scripts): keep the error one line.
-    words = raw.decode(errors="replace").replace("\0", " ").split()
+    return short_command(raw.decode(errors="replace").split("\0"))
+
+
+def short_command(argv: list[str]) -> str:
+    """`/venv/bin/python3.11 /venv/bin/dbt build --select x` -> `dbt build`; `python -m notebook` ->
+    `notebook`; a duckdb CLI wrapper's -cmd scripts are left out (the message stays one line)."""
+    words = [w for w in argv if w]
     if not words:
         return "unknown program"
-    text = " ".join([os.path.basename(words[0]), *words[1:]])  # the program's name, not its install path
-    return text if len(text) <= 60 else text[:57] + "..."
+    program, rest = os.path.basename(words[0]), words[1:]
+    if re.fullmatch(r"python[\d.]*", program) and rest:
+        if rest[0] == "-m" and len(rest) > 1:
+            program, rest = rest[1], rest[2:]
+        elif not rest[0].startswith("-"):
+            program, rest = os.path.basename(rest[0]), rest[1:]
+    if program in ("dbt", "dbt.cli.main"):
+        command = next((w for w in rest if not w.startswith("-")), "")
+        return f"dbt {command}".strip()
+    return program[:40]
 
 
 def lock_holder(path: str | os.PathLike[str]) -> LockHolder | None:

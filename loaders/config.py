@@ -50,6 +50,9 @@ HTTP_RETRIES = 5
 HTTP_BACKOFF_SECONDS = 0.5
 HTTP_BACKOFF_MAX_SECONDS = 8.0
 DOWNLOAD_CHUNK_BYTES = 1 << 20
+# A daily archive this many days old or newer that the listing lists but the base URL does not serve
+# yet is Binance's known publishing lag (a warning); older, it is a failure.
+NEWEST_DAY_LAG_DAYS = 2
 # Ctrl-C: how long workers get to finish their atomic write or clean up before the run reports.
 CANCEL_GRACE_SECONDS = 2.0
 # CSV is parsed in blocks of this many bytes and written in row groups of this many rows (DuckDB's own

@@ -22,9 +22,20 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 
+class LockUnusable(OSError):
+    """The lock file cannot be opened (a folder where it should be, a read-only lake): the message
+    names the lock file, not the file it protects."""
+
+
 def _open(path: Path) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        err = LockUnusable(f"lock file {path}: {reason}")
+        err.errno = exc.errno
+        raise err from exc
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ PROG = "python -m loaders.binance"  # also installed as `binance-loader` (pyproj
 USAGE = """%(prog)s [--market {spot,um,cm}] [--dataset DATASET] --symbols SYMBOL [SYMBOL ...]
            [--intervals INTERVAL ...] [--start YYYY-MM[-DD]] [--end YYYY-MM[-DD]] [options]
        %(prog)s status [--json] [--market M] [--dataset D] [--lake DIR]
+       %(prog)s rebuild-manifest [--lake DIR] [--dataset D]
        %(prog)s --version"""
 
 # %(prog)s is the name the user typed (`python -m loaders.binance` or `binance-loader`); `%%` is a `%`.
@@ -43,6 +44,8 @@ EXAMPLES = """examples:
   # what the lake holds, and the days missing (no network)
   %(prog)s status
   %(prog)s status --json --market um --dataset metrics
+  # a lost or corrupt manifest, rebuilt from the lake files
+  %(prog)s rebuild-manifest
 
 Symbols are Binance's (case does not matter: btcusdt is BTCUSDT). Monthly archives are used where
 they exist, daily archives for the rest (a monthly file replaces its month's daily files). Re-runs skip
@@ -179,6 +182,10 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
         from loaders.binance.status import main as status_main
 
         return status_main(argv[1:])
+    if argv[:1] == ["rebuild-manifest"]:
+        from loaders.binance.rebuild import main as rebuild_main
+
+        return rebuild_main(argv[1:])
     args = build_parser(prog).parse_args(argv)
     setup_logging(args.quiet)
     signal.signal(signal.SIGTERM, _terminate)

@@ -274,7 +274,7 @@ def _stream(zip_path: Path, stem: str, tmp: Path, ds: contract.Dataset, cancel: 
     batches: _Batches | None = None
     with ahead:
         reader = pacsv.open_csv(
-            ahead,
+            ahead.source(),
             read_options=_read_options(ds, layout),
             parse_options=_PARSE,
             convert_options=_convert_options(ds, layout),
@@ -299,6 +299,7 @@ def _stream(zip_path: Path, stem: str, tmp: Path, ds: contract.Dataset, cancel: 
                 writer.add(table)
             writer.finish()
         finally:
+            reader = None  # an exception's traceback keeps this frame: let pyarrow go (Prefetch.source)
             writer.close()
     if rows == 0 or low is None or high is None:
         raise ArchiveError("archive holds no rows")
@@ -311,7 +312,7 @@ def _repair(zip_path: Path, stem: str, tmp: Path, ds: contract.Dataset) -> Conve
     ahead, layout = _open(zip_path, stem, ds)
     with ahead:
         raw = pacsv.read_csv(
-            ahead,
+            ahead.source(),
             read_options=_read_options(ds, layout),
             parse_options=_PARSE,
             convert_options=_convert_options(ds, layout),

@@ -118,11 +118,16 @@ def download(http: Http, url: str, dest: Path) -> Downloaded:
 
 def is_published(http: Http, url: str) -> bool:
     """Whether the base URL serves `url`: one HEAD, no retries; only a 404 says no (an outage or a
-    timeout is for the download's own retries to judge)."""
-    try:
-        http.get(url, head=True, timeout=(5, 15)).close()
-    except NotPublished:
-        return False
-    except (ArchiveError, requests.RequestException):
+    timeout is for the download's own retries to judge). A host that refuses HEAD (403, 405) while
+    its GET says 404 is asked again with a GET, whose body is not read."""
+    for head in (True, False):
+        try:
+            http.get(url, head=head, stream=True, timeout=(5, 15)).close()
+        except NotPublished:
+            return False
+        except ArchiveError:  # a status other than 404: HEAD may be refused, ask with a GET
+            continue
+        except requests.RequestException:
+            return True
         return True
     return True

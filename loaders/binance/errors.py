@@ -12,6 +12,11 @@ class BadInput(ValueError):
     one-line message and exits 2."""
 
 
+class ManifestUnreadable(BadInput):
+    """A manifest that is not one (random bytes, truncated, empty, another table): refused before
+    anything is downloaded, with the command that rebuilds it from the lake files (exit 2)."""
+
+
 class LoadError(RuntimeError):
     """The run could not proceed (e.g. the listing kept failing); the CLI exits 1."""
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loaders import config, contract, locks
-from loaders.binance.errors import os_reason
+from loaders.binance.errors import ManifestUnreadable, os_reason
 
 SCHEMA = pa.schema(
     [
@@ -71,16 +71,56 @@ class Entry:
 
 
 class ManifestError(RuntimeError):
-    """The manifest could not be written (disk full, read-only lake): the run reports it as a failure."""
+    """The manifest could not be written (disk full, read-only lake, its lock unusable, or it was
+    corrupted by someone else during the run): the run reports it as a failure."""
+
+
+# Old klines manifests have no `dataset` column; every other column must be there.
+_OPTIONAL = {"dataset"}
+REBUILD_COMMAND = "python -m loaders.binance rebuild-manifest"
+
+
+def unreadable(file: Path, why: str) -> ManifestUnreadable:
+    """One line: the file, what is wrong, and what to do (the lake files are the truth)."""
+    lake = file.parents[2]
+    return ManifestUnreadable(
+        f"manifest {file} {why}: rebuild it from the lake files with "
+        f"`{REBUILD_COMMAND} --lake {lake} --dataset {file.stem}` (the old one is kept beside it)"
+    )
+
+
+def _read_table(file: Path) -> pa.Table:
+    """The manifest as a table of SCHEMA's columns and types; ManifestUnreadable when it is not one."""
+    if file.is_dir():
+        raise unreadable(file, "is a folder, not a file")
+    try:
+        table = pq.read_table(file)
+    except pa.ArrowException as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise unreadable(file, f"cannot be read ({os_reason(exc)})") from exc
+        raise unreadable(file, f"is not a readable Parquet file ({str(exc).splitlines()[0]})") from exc
+    except OSError as exc:
+        raise unreadable(file, f"cannot be read ({os_reason(exc)})") from exc
+    missing = [n for n in SCHEMA.names if n not in table.schema.names and n not in _OPTIONAL]
+    if missing:
+        raise unreadable(file, f"is not a loader manifest (no column {missing[0]!r})")
+    fields = [f for f in SCHEMA if f.name in table.schema.names]
+    try:
+        table = table.select([f.name for f in fields]).cast(pa.schema(fields))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise unreadable(file, f"is not a loader manifest (wrong column types: {exc})") from exc
+    if table.column("path").null_count:
+        raise unreadable(file, "is not a loader manifest (rows without a path)")
+    return table
 
 
 def read_entries(file: Path, dataset: str) -> dict[str, Entry]:
-    """The entries of a manifest file ({} when it does not exist). Old klines manifests have no
-    `dataset` column: it is the file's dataset."""
-    if not file.is_file():
+    """The entries of a manifest file ({} when it does not exist); ManifestUnreadable when the file is
+    not a manifest. Old klines manifests have no `dataset` column: it is the file's dataset."""
+    if not file.exists() and not file.is_symlink():
         return {}
     entries: dict[str, Entry] = {}
-    for row in pq.read_table(file).to_pylist():
+    for row in _read_table(file).to_pylist():
         known = {k: row.get(k) for k in SCHEMA.names}
         known["dataset"] = known["dataset"] or dataset
         known["interval"] = known["interval"] or ""
@@ -140,6 +180,10 @@ class Manifest:
                     entry.loaded_at = stamp
                     merged[path] = entry
                 self._write(merged)
+        except locks.LockUnusable as exc:
+            raise ManifestError(f"manifest {self.file}: {exc}") from exc
+        except ManifestUnreadable as exc:
+            raise ManifestError(str(exc)) from exc
         except OSError as exc:
             raise ManifestError(f"manifest {self.file}: {os_reason(exc)}") from exc
         self.entries = merged

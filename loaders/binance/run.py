@@ -49,6 +49,8 @@ class LoadSummary:
     skipped: int = 0
     failed: int = 0
     removed: int = 0  # daily files replaced by a monthly one
+    planned: int = 0  # archives the run set out to load
+    not_yet_served: int = 0  # the newest days the listing has and the base URL does not serve yet
     waited: float = 0.0  # seconds spent waiting for a dbt build to finish reading the lake
     rows: int = 0
     bytes: int = 0  # archive bytes downloaded
@@ -59,7 +61,10 @@ class LoadSummary:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        """No failure, and something loaded when anything besides the newest days was planned (a run
+        that loads nothing of what it planned did not do its job)."""
+        nothing = self.loaded == 0 and self.planned > self.not_yet_served and not self.dry_run
+        return self.failed == 0 and not nothing
 
     def line(self) -> str:
         head = "dry run: would load" if self.dry_run else "loaded"
@@ -67,6 +72,7 @@ class LoadSummary:
             f"{head} {self.loaded}, skipped {self.skipped}, failed {self.failed}, rows {self.rows}, "
             f"bytes {self.bytes}, symbols {self.symbols}, seconds {self.seconds:.1f}"
             + (f", replaced daily files {self.removed}" if self.removed else "")
+            + (f", not yet served {self.not_yet_served}" if self.not_yet_served else "")
             + (f", waited for a dbt build {self.waited:.1f} s" if self.waited >= 0.1 else "")
         )
 
@@ -104,6 +110,7 @@ def load(
         raise BadInput(f"--stall-timeout must be a positive number of seconds, not {stall_seconds!r}")
     lake_path = config.lake_dir(lake)
     check_lake(lake_path, writable=not dry_run)
+    manifest = Manifest(lake_path, req.dataset.name)  # an unreadable one is bad input, before any request
     base = (base_url or config.base_url()).rstrip("/")
     listing = (listing_url or config.listing_url()).rstrip("/")
     http = http or Http()
@@ -112,7 +119,7 @@ def load(
         http.stall_seconds = stall_seconds
     _check_reachable(http, base + "/", "base URL")
     _check_reachable(http, listing + "?prefix=data%2F&delimiter=%2F&max-keys=1", "listing URL")
-    run = _Run(req, lake_path, base, listing, http, workers, dry_run=dry_run, progress=progress)
+    run = _Run(req, lake_path, manifest, base, listing, http, workers, dry_run=dry_run, progress=progress)
     summary = run.execute()
     summary.seconds = time.monotonic() - t0
     return summary
@@ -178,6 +185,14 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _newest_day(archive: Archive) -> bool:
+    """A daily archive of the last NEWEST_DAY_LAG_DAYS days (UTC)."""
+    if archive.kind != contract.DAILY:
+        return False
+    today = datetime.now(timezone.utc).date()
+    return date.fromisoformat(archive.period) >= today - timedelta(days=config.NEWEST_DAY_LAG_DAYS)
 
 
 def _to_dt(micros: int) -> datetime:
@@ -248,6 +263,7 @@ class _Run:
         self,
         req: Request,
         lake_dir: Path,
+        manifest: Manifest,
         base: str,
         listing: str,
         http: Http,
@@ -259,7 +275,7 @@ class _Run:
         self.req, self.lake, self.base, self.listing, self.http = req, lake_dir, base, listing, http
         self.workers, self.dry_run = workers, dry_run
         self.summary = LoadSummary(dry_run=dry_run)
-        self.manifest = Manifest(lake_dir, req.dataset.name)
+        self.manifest = manifest
         self.plan = Plan()
         self.base_checked = False
         # Monthly archives (with their new file, if not in place yet) that replace daily files.
@@ -391,6 +407,7 @@ class _Run:
     def _submit(self, pool: ThreadPoolExecutor, archives: dict, listed: list[Archive]) -> set[Future]:
         todo = self.plan.add(listed, self.manifest, self.lake)
         self.summary.skipped += len(listed) - len(todo)
+        self.summary.planned += len(todo)
         if self.dry_run or not todo:
             return set()
         self._check_base_serves(todo)
@@ -407,10 +424,18 @@ class _Run:
         self.handled.add(fut)
         try:
             done = fut.result()
-        except NotPublished as exc:
-            # Listed but not downloadable (listing ahead of the CDN): try again next run.
-            s.skipped += 1
-            log.warning("%s", exc)
+        except NotPublished:
+            url = archive.url(self.base)
+            if _newest_day(archive):  # Binance's listing is ahead of its CDN for the newest days
+                s.not_yet_served += 1
+                log.warning(
+                    "%s: listed but not served yet (Binance's lag on the newest day); the next run loads it",
+                    url,
+                )
+            else:
+                s.failed += 1
+                s.failures.append(f"{url}: listed but not served by the base URL (HTTP 404)")
+                log.error("failed: %s", s.failures[-1])
         except ArchiveError as exc:
             s.failed += 1
             s.failures.append(str(exc))
@@ -445,10 +470,14 @@ class _Run:
         if not self.replacing:
             return
         lock = contract.readers_lock_path(self.lake)
-        with locks.try_exclusive(lock) as free:
-            if free:
-                self._swap_in()
-                return
+        try:
+            with locks.try_exclusive(lock) as free:
+                if free:
+                    self._swap_in()
+                    return
+        except locks.LockUnusable as exc:  # e.g. a folder where the lock file should be
+            self._cannot_swap(str(exc))
+            return
         if not block:
             return
         log.info(
@@ -481,6 +510,16 @@ class _Run:
                 log.info("%s: monthly file replaces %d daily file(s)", archive.stem, len(dailies))
         self.replacing.clear()
 
+    def _cannot_swap(self, reason: str) -> None:
+        """The readers lock cannot be taken at all: the monthly files are dropped (the daily ones
+        stay, recorded), each a FAILED line naming the lock."""
+        for archive, done in self.replacing:
+            self.summary.failed += 1
+            self.summary.failures.append(f"{archive.url(self.base)}: {reason}")
+            if done is not None and done.pending is not None:
+                self.summary.loaded -= 1
+        self._discard_pending()
+
     def _discard_pending(self) -> int:
         """Interrupted before a swap: the converted monthly files are dropped (the next run redoes them)."""
         dropped = 0
@@ -495,10 +534,9 @@ class _Run:
         try:
             self.manifest.save()
         except ManifestError as exc:
-            if str(exc) not in self.summary.failures:
+            if str(exc) not in self.summary.failures:  # printed once, as a FAILED line at the end
                 self.summary.failed += 1
                 self.summary.failures.append(str(exc))
-                log.error("%s", exc)
 
     def _remove_empty_folders(self, archives: list[Archive]) -> None:
         """A failed archive may leave new empty month/symbol/interval folders; drop them (only empty
@@ -532,6 +570,7 @@ class _Run:
             for f in archives
             if not f.cancelled() and (not f.done() or isinstance(f.exception(), Cancelled))
         )
+        pool.shutdown(wait=True)  # every worker has seen the cancel by now: join them before exit
         raise Interrupted(
             f"interrupted: {s.loaded} archive(s) loaded and kept, {discarded} in progress discarded, "
             f"{not_started} not started; run again to load the rest"

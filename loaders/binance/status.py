@@ -18,8 +18,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from loaders import config, contract
+from loaders.binance.errors import BadInput
 from loaders.binance.manifest import read_entries
 
 _LONG_INTERVALS = {"3d": 3, "1w": 7}  # days per candle; 1mo is calendar months
@@ -83,7 +86,10 @@ def _lake_days(
         if not con.execute(f"select count(*) from glob('{pattern}')").fetchone()[0]:
             return
         interval = "interval" if ds.has_interval else "''"
-        rows = con.execute(
+        rows = _query(
+            con,
+            lake_dir,
+            ds,
             f"""
             select market, {interval} as interval, symbol,
                 list(distinct cast({ds.time} as date) order by cast({ds.time} as date)),
@@ -91,12 +97,31 @@ def _lake_days(
             from read_parquet('{pattern}', hive_partitioning = true, hive_types_autocast = false,
                 filename = true)
             group by all
-            """
-        ).fetchall()
+            """,
+        )
     finally:
         con.close()
     for market, interval_code, symbol, days, n, files in rows:
         yield (market, interval_code, symbol), days, n, set(files)
+
+
+def _query(con: duckdb.DuckDBPyConnection, lake_dir: Path, ds: contract.Dataset, sql: str) -> list[tuple]:
+    """The query's rows; when DuckDB cannot read the lake, BadInput naming the file that is not
+    readable Parquet (or lacks the dataset's time column), else DuckDB's first line."""
+    try:
+        return con.execute(sql).fetchall()
+    except duckdb.Error as exc:
+        for file in sorted(lake_dir.glob(ds.file_glob())):
+            try:
+                names = pq.read_schema(file).names
+            except (pa.ArrowException, OSError) as bad:
+                why = str(bad).splitlines()[0] if str(bad) else type(bad).__name__
+                raise BadInput(
+                    f"lake file {file} is not readable Parquet ({why}): move it away or re-load it"
+                ) from exc
+            if ds.time not in names:
+                raise BadInput(f"lake file {file} has no {ds.time} column: not a {ds.name} file") from exc
+        raise BadInput(f"cannot read the {ds.name} lake files: {str(exc).splitlines()[0]}") from exc
 
 
 def collect(lake_dir: Path, market: str | None = None, dataset: str | None = None) -> list[Series]:
@@ -173,7 +198,14 @@ def main(argv: list[str]) -> int:
     p.add_argument("--lake", help=f"lake folder (default: $LAKE_DIR or {config.DEFAULT_LAKE_DIR})")
     args = p.parse_args(argv)
     lake_dir = config.lake_dir(args.lake)
-    series = collect(lake_dir, args.market, args.dataset)
+    try:
+        if not lake_dir.is_dir():
+            what = "is a file, not a folder" if lake_dir.exists() else "does not exist"
+            raise BadInput(f"lake {lake_dir} {what} (load into it: python -m loaders.binance --symbols ...)")
+        series = collect(lake_dir, args.market, args.dataset)
+    except BadInput as exc:  # an unreadable manifest or lake file too: one line naming it
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         json.dump({"lake": lake_dir.as_posix(), "series": [asdict(s) for s in series]}, sys.stdout, indent=2)
         print()

@@ -12,6 +12,8 @@ import os
 import queue
 import struct
 import threading
+import time
+import weakref
 import zipfile
 import zlib
 from collections.abc import Generator
@@ -97,6 +99,23 @@ def inflate(zip_path: Path, info: zipfile.ZipInfo, chunk: int = 1 << 20) -> Gene
         raise zipfile.BadZipFile(f"{info.filename}: size or CRC-32 does not match the zip directory")
 
 
+# How long closing a Prefetch waits for pyarrow's read-ahead thread to let go of its source.
+RELEASE_WAIT_SECONDS = 10.0
+
+
+class _Source(io.RawIOBase):
+    """What pyarrow reads (Prefetch.source): a proxy whose end Prefetch.close waits for. Its reads are
+    the Prefetch's own bound methods, so no traceback of a read error holds the proxy."""
+
+    def __init__(self, owner: Prefetch) -> None:
+        super().__init__()
+        self.read = owner.read  # type: ignore[method-assign]
+        self.readinto = owner.readinto  # type: ignore[method-assign]
+
+    def readable(self) -> bool:
+        return True
+
+
 class Prefetch(io.RawIOBase):
     """Runs the inflate iterator ahead in its own thread (ISA-L releases the GIL), so inflating the
     next chunk overlaps with pyarrow parsing the current one. At most `depth` chunks are buffered.
@@ -114,6 +133,7 @@ class Prefetch(io.RawIOBase):
         self._chunks: Generator[bytes, None, None] | None = None
         self._inline = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._sources: list[weakref.finalize] = []
         if threaded:
             self._thread = threading.Thread(target=self._run, args=(chunks,), daemon=True, name="inflate")
             self._thread.start()
@@ -142,6 +162,15 @@ class Prefetch(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def source(self) -> io.RawIOBase:
+        """The stream to hand to pyarrow. pyarrow reads it from its own read-ahead thread, which may
+        still hold it after the reader is gone; the last reference dropped in that thread takes the
+        GIL, and if the interpreter is finalizing by then the process aborts (SIGABRT). close() waits
+        until pyarrow has let go, so no pyarrow thread touches Python after the conversion ends."""
+        src = _Source(self)
+        self._sources.append(weakref.finalize(src, lambda: None))
+        return src
 
     def _fill(self) -> None:
         # Never block for good: pyarrow may read again after an error (or after close, while it
@@ -194,6 +223,9 @@ class Prefetch(io.RawIOBase):
         if self._chunks is not None:
             with self._inline:
                 self._chunks.close()  # closes the archive file
+        deadline = time.monotonic() + RELEASE_WAIT_SECONDS
+        while any(f.alive for f in self._sources) and time.monotonic() < deadline:
+            time.sleep(0.005)  # pyarrow's thread now reads the end of the stream, then lets go
         super().close()
 
 
