@@ -254,3 +254,25 @@ def test_readers_lock_folder_fails_the_monthly_swap_in_one_line(
     assert set(read_entries(contract.manifest_path(lake, "klines"), "klines")) == {daily}
     assert [p.relative_to(lake).as_posix() for p in lake.glob("binance/klines/**/*.parquet")] == [daily]
     assert not [p for p in lake.rglob("*") if ".tmp-" in p.name]
+
+
+def test_status_names_the_wrong_typed_file_not_the_good_one_after_it(
+    binance_server: BinanceServer, tmp_path: Path
+) -> None:
+    """DuckDB takes the column types from the first file and names the next that differs: with the odd
+    file sorting first, its error named a good file."""
+    for month in ("2024-01", "2024-02"):
+        binance_server.add_klines("spot", "BTCUSDT", "1h", month)
+    lake = tmp_path / "lake"
+    args = ("--symbols", "BTCUSDT", "--intervals", "1h", "--start", "2024-01", "--end", "2024-02")
+    assert cli(*args, "--lake", str(lake), *urls(binance_server)).returncode == 0
+    first, good = sorted(lake.glob("binance/klines/**/*.parquet"))
+    table = pq.read_table(first)
+    at = table.schema.get_field_index("open_time")
+    table = table.set_column(at, "open_time", table["open_time"].cast(pa.int64()))
+    pq.write_table(table, first)
+    res = _status(lake)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"lake file {first}: column open_time is int64" in lines[0], lines
+    assert str(good) not in lines[0]

@@ -113,14 +113,24 @@ def _query(con: duckdb.DuckDBPyConnection, lake_dir: Path, ds: contract.Dataset,
     except duckdb.Error as exc:
         for file in sorted(lake_dir.glob(ds.file_glob())):
             try:
-                names = pq.read_schema(file).names
+                schema = pq.read_schema(file)
             except (pa.ArrowException, OSError) as bad:
                 why = str(bad).splitlines()[0] if str(bad) else type(bad).__name__
                 raise BadInput(
                     f"lake file {file} is not readable Parquet ({why}): move it away or re-load it"
                 ) from exc
-            if ds.time not in names:
+            if ds.time not in schema.names:
                 raise BadInput(f"lake file {file} has no {ds.time} column: not a {ds.name} file") from exc
+            # DuckDB takes the column types from the first file it opens and names the next file that
+            # differs, which is the good one when the odd file sorts first: compare with the contract.
+            for expected in ds.schema:
+                if expected.name in schema.names and not schema.field(expected.name).type.equals(
+                    expected.type
+                ):
+                    raise BadInput(
+                        f"lake file {file}: column {expected.name} is {schema.field(expected.name).type}, "
+                        f"the lake contract says {expected.type}: not written by the loader; re-load it"
+                    ) from exc
         raise BadInput(f"cannot read the {ds.name} lake files: {str(exc).splitlines()[0]}") from exc
 
 
