@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.chromium import browser, screenshot_path
+from tests.fixtures.dashboards import open_page, serve
 from tests.fixtures.paths import REPO_ROOT
 from tests.fixtures.prerequisites import missing
 from tests.fixtures.s3 import S3Server
@@ -33,11 +35,13 @@ SKIP = {
     "bash scripts/test.sh": "the test suite itself",
     "dbt docs serve": "serves until stopped (dbt docs generate runs)",
     "run preview": "serves until stopped (the build runs)",
-    "npm --prefix dashboards ci": "needs the npm registry; the copy links the suite's node_modules",
+    "npm --prefix dashboards ci": "run once in the repository's dashboards/ (as tests/test_dashboards.py does), linked here",
     "--target spark": "a Spark build takes minutes (tests/test_spark.py runs it)",
     "benchmarks/bench_": "benchmarks run for minutes (docs/benchmarks.md)",
     "UPDATE_SCREENSHOTS=1": "rewrites the repository's screenshots",
     "PGHOST=db.example.com": "a real Postgres host (tests/test_postgres_export.py exports to one)",
+    "export_window_days": "an export option: without Postgres a plain build (tests/test_postgres_export.py)",
+    "export_schema": "an export option: without Postgres a plain build (tests/test_postgres_export.py)",
     "PGPASSWORD=...": "a real password",
     "R2_ACCOUNT_ID=0123": "a real Cloudflare account (the test points R2_ENDPOINT_URL at moto)",
     "R2_ACCESS_KEY_ID=...": "real R2 credentials (the test gives moto's)",
@@ -47,6 +51,23 @@ DEMO_SERVER = "-m tests.fixtures.binance_server"
 DEMO_PORT = "8765"  # the port the pages use; the test swaps it for a free one
 R2_BUCKET = "market-data"  # the bucket docs/r2.md exports
 COMMAND_TIMEOUT_S = 300
+NODE_MODULES = REPO_ROOT / "dashboards" / "node_modules"
+
+
+def node_modules_ready() -> bool:
+    """npm and dashboards/node_modules (installed here with `npm ci` when missing, as the dashboards
+    tests do); False when Node.js is not installed or the registry cannot be reached."""
+    npm = shutil.which("npm")
+    if npm is None:
+        return False
+    if not (NODE_MODULES / "@observablehq" / "framework").is_dir():
+        proc = subprocess.run(
+            [npm, "--prefix", str(REPO_ROOT / "dashboards"), "ci", "--no-audit", "--no-fund"],
+            capture_output=True,
+            timeout=COMMAND_TIMEOUT_S,
+        )
+        return proc.returncode == 0
+    return True
 
 
 def pages() -> list[Path]:
@@ -102,10 +123,9 @@ def start_demo_server(command: str, env: dict[str, str], cwd: Path) -> subproces
 
 def test_every_documented_command_runs(tmp_path: Path, s3_server: S3Server) -> None:
     project = checkout_copy(tmp_path / "clone")
-    node_modules = REPO_ROOT / "dashboards" / "node_modules"
-    has_npm = shutil.which("npm") is not None and node_modules.is_dir()
+    has_npm = node_modules_ready()
     if has_npm:
-        (project / "dashboards" / "node_modules").symlink_to(node_modules, target_is_directory=True)
+        (project / "dashboards" / "node_modules").symlink_to(NODE_MODULES, target_is_directory=True)
     port = str(free_port())
     s3_server.create_bucket(R2_BUCKET)
     env = {
@@ -135,7 +155,7 @@ def test_every_documented_command_runs(tmp_path: Path, s3_server: S3Server) -> N
         for where, kind, command in documented:
             why = skip_reason(command)
             if why is None and "npm " in command and not has_npm:
-                why = "Node.js/npm or dashboards/node_modules missing"
+                why = "Node.js/npm missing, or `npm ci` could not reach the registry"
             if why is not None:
                 skipped.append(f"{where}: {command[:80]} ({why})")
                 continue
@@ -161,8 +181,39 @@ def test_every_documented_command_runs(tmp_path: Path, s3_server: S3Server) -> N
             assert proc.returncode == 0, f"{where}: `{command}` exited {proc.returncode}:\n{output}"
             done.add(command)
             ran.append(f"{time.monotonic() - started:6.1f}s {where}: {command[:100]}")
+            print(ran[-1], flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
     print("\n".join(["ran:", *ran, "skipped:", *skipped]))
     assert (project / "warehouse.duckdb").is_file()
+    if has_npm:
+        screenshot_dashboards(project / "dashboards" / "build", tmp_path)
+
+
+# The dashboards' screenshots the README and docs/dashboards.md show: (page, charts drawn, file).
+SCREENSHOTS = (
+    ("index.html", 2, "dashboards-overview.png"),
+    ("regimes.html", 4, "dashboards-regimes.png"),
+    ("derivatives.html", 4, "dashboards-derivatives.png"),
+    ("coverage.html", 1, "dashboards-coverage.png"),
+)
+
+
+def screenshot_dashboards(site: Path, tmp_path: Path) -> None:
+    """Screenshots of the site the documented `npm run build` made from the README's warehouse (so the
+    README shows what its own commands give offline); `UPDATE_SCREENSHOTS=1` writes them to docs/images/."""
+    if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
+        return
+    assert (site / "index.html").is_file(), "the documented `npm run build` made no site"
+    server, url = serve(site)
+    try:
+        with browser(tmp_path / "chromium-profile") as page:
+            for name, charts, shot in SCREENSHOTS:
+                open_page(page, f"{url}/{name}", charts)
+                page.evaluate("window.scrollTo(0, 0)")
+                png = page.screenshot(screenshot_path(tmp_path, shot))
+                assert png.stat().st_size > 20_000, f"{name}: blank page?"
+    finally:
+        server.shutdown()
+        server.server_close()
