@@ -17,7 +17,6 @@ from tests.fixtures import demo_markets
 from tests.fixtures.binance_server import DemoServer, csv_rows
 from tests.fixtures.paths import REPO_ROOT
 
-
 CATALOG = demo_markets.catalog()
 
 
