@@ -2,7 +2,7 @@
 # Set up the project in .venv/: what loading and building need (the package, dbt-duckdb, DuckDB and its
 # CLI), and DuckDB's extensions from their PyPI packages, so nothing later needs DuckDB's extension
 # server. Safe to re-run.
-#   bash scripts/setup.sh           load and build (about 35 s, 0.5 GB)
+#   bash scripts/setup.sh           load and build (about 40 s, 0.6 GB)
 #   bash scripts/setup.sh --spark   also the spark extra: dbt-spark and pyspark for `dbt build --target spark`
 #   bash scripts/setup.sh --dev     also the dev and spark extras: what scripts/test.sh needs (about 3 min, 1.5 GB)
 set -euo pipefail
