@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh), lint (scripts/lint.sh), then run the whole test suite. Extra arguments go to
-# pytest.
+# Set up with the dev and spark extras (scripts/setup.sh --dev), lint (scripts/lint.sh), then run the
+# whole test suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh
+bash scripts/setup.sh --dev
 bash scripts/lint.sh
 .venv/bin/python -m pytest "$@"
