@@ -9,7 +9,8 @@ developer's dashboards/src/data or dashboards/build. Prerequisites: node >= 18 a
 Debian's chromium (.ci/run installs it), and dashboards/node_modules (this module runs `npm ci` when
 it is missing). With CI set, a missing prerequisite fails; elsewhere it skips, naming what to install.
 
-Screenshots go to the test's temp folder; `UPDATE_SCREENSHOTS=1` writes them to docs/images/ instead.
+Screenshots go to the test's temp folder: the README's come from the README's own offline run
+(tests/test_docs_commands.py, `UPDATE_SCREENSHOTS=1`), not from this suite's warehouse.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.fixtures.chromium import Browser, browser, chromium_binary, screenshot_path
+from tests.fixtures.chromium import Browser, browser, chromium_binary
 from tests.fixtures.dashboards import (
     CHARTS,
     DASHBOARDS,
@@ -205,7 +206,7 @@ def test_page_renders(
     print(f"{path}: charts drawn {seconds:.2f}s after navigation")
     assert text in page.evaluate("document.body.innerText")
     page.evaluate("window.scrollTo(0, 0)")
-    path_png = page.screenshot(screenshot_path(tmp_path, shot))
+    path_png = page.screenshot(tmp_path / shot)
     assert path_png.stat().st_size > 20_000, "blank page?"
     assert_clean(page, site.url)
 
