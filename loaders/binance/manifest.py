@@ -45,6 +45,10 @@ SCHEMA = pa.schema(
         # When the entry was saved (UTC, no time zone attached): assigned under the manifest lock, later
         # than every entry already there (see _next_stamp).
         ("loaded_at", pa.timestamp("us")),
+        # Size in bytes of the lake's Parquet file when the entry was saved: dbt compares it with the
+        # file it finds, so a file replaced without its entry (a loader killed in between) is rebuilt.
+        # Null in manifests written before it existed.
+        ("file_size", pa.int64()),
     ]
 )
 
@@ -68,6 +72,7 @@ class Entry:
     first_open_time: datetime
     last_open_time: datetime
     loaded_at: datetime
+    file_size: int | None = None  # set by Manifest.save from the file in the lake
 
 
 class ManifestError(RuntimeError):
@@ -95,6 +100,14 @@ def _next_stamp(entries: Iterable[Entry]) -> datetime:
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     latest = max((e.loaded_at for e in entries if e.loaded_at is not None), default=None)
     return now if latest is None or now > latest else latest + timedelta(microseconds=1)
+
+
+def _file_size(file: Path) -> int | None:
+    """The size of an entry's lake file now (it is in place before its entry is saved)."""
+    try:
+        return file.stat().st_size
+    except FileNotFoundError:
+        return None
 
 
 class Manifest:
@@ -138,6 +151,7 @@ class Manifest:
                 stamp = _next_stamp(merged.values())
                 for path, entry in self._puts.items():
                     entry.loaded_at = stamp
+                    entry.file_size = _file_size(self.lake / path)
                     merged[path] = entry
                 self._write(merged)
         except OSError as exc:

@@ -214,7 +214,7 @@
     {%- if text is none -%}
         {{- return('cast(null as ' ~ binance_timestamp_type() ~ ')') -}}
     {%- endif -%}
-    {{- return("cast('" ~ text ~ "' as " ~ binance_timestamp_type() ~ ")") -}}
+    {{- return("cast(" ~ binance_literal(text) ~ " as " ~ binance_timestamp_type() ~ ")") -}}
 {%- endmacro %}
 
 
@@ -256,6 +256,35 @@
 {%- endmacro %}
 
 
+{% macro binance_lake_file_stats(table_name) -%}
+    {#- A relation (file, file_size, file_modified_at): the dataset's Parquet files with their size in
+        bytes and modification time (naive UTC, whole seconds on DuckDB). Only the file system's
+        metadata: no file is opened. -#}
+    {{- return(adapter.dispatch('binance_lake_file_stats', 'binance_warehouse')(table_name)) -}}
+{%- endmacro %}
+
+{% macro duckdb__binance_lake_file_stats(table_name) -%}
+    {#- read_blob without its `content` column only lists and stats the files. -#}
+    (
+        select
+            filename as file,
+            size as file_size,
+            cast(timezone('UTC', last_modified) as timestamp) as file_modified_at
+        from read_blob({{ binance_sql_string(binance_dataset_glob(table_name)) }})
+    )
+{%- endmacro %}
+
+{% macro spark__binance_lake_file_stats(table_name) -%}
+    (
+        select
+            path as file,
+            length as file_size,
+            cast(modificationTime as timestamp_ntz) as file_modified_at
+        from {{ binance_spark_lake_table(table_name ~ '__files') }}
+    )
+{%- endmacro %}
+
+
 {% macro binance_lake_relative_path(file_sql) -%}
     {#- A listed file (binance_lake_files) as a path relative to the lake root: binance/{dataset}/... -#}
     {{- return(adapter.dispatch('binance_lake_relative_path', 'binance_warehouse')(file_sql)) -}}
@@ -290,7 +319,14 @@
         {{- return(binance_empty_relation(binance_source_node(table_name).columns.values())) -}}
     {%- endif -%}
     {%- set raw = binance_lake_root_raw() -%}
-    {{- return(relation.replace("'" ~ raw ~ "/", "'" ~ binance_lake_root() ~ "/")) -}}
+    {%- set relation = relation.replace("'" ~ raw ~ "/", binance_literal(binance_lake_root() ~ '/')[:-1]) -%}
+    {%- if not binance_source_node(table_name).meta.get('dataset') -%}
+        {{- return(relation) -}}
+    {%- endif -%}
+    {#- Only files named as archives: a stray backup.parquet would add its rows twice (the filter on
+        filename prunes files before they are opened). -#}
+    {{- return('(select * from ' ~ relation ~ " where regexp_matches(filename, '"
+        ~ binance_archive_name_pattern() ~ "'))") -}}
 {%- endmacro %}
 
 {% macro spark__binance_source(table_name) -%}
@@ -322,7 +358,7 @@
     {%- if execute -%}
         {%- set db = var('spark_lake_schema') -%}
         {%- set root = binance_lake_root() -%}
-        {%- if run_query("show databases like '" ~ db ~ "'").rows | length == 0 -%}
+        {%- if run_query("show databases like " ~ binance_literal(db)).rows | length == 0 -%}
             {%- do run_query('create database ' ~ db) -%}
         {%- endif -%}
         {%- for node in graph.sources.values() if node.source_name == 'binance' -%}
