@@ -359,7 +359,7 @@ def test_export_off_without_pghost_writes_nothing(exported: Export) -> None:
     assert_marts_ok(run)
     log = (run.log_path / "dbt.log").read_text()
     for mart in MARTS:
-        assert log.count(f"PGHOST is not set, so the Postgres export of {mart} is off") == 1
+        assert log.count("PGHOST is not set") == 1
     assert "export_to_postgres: exporting" not in log
     schemas = pg_query(exported.server, "select nspname from pg_namespace where nspname = 'analytics_off'")
     assert schemas == []

@@ -65,9 +65,9 @@
     case
         when {{ previous }} is not null or len({{ values }}) > 1
             then
-                coalesce(pow(ln({{ values }}[1] / {{ previous }}), 2), 0)
+                coalesce(pow({{ binance_ln(values ~ '[1] / ' ~ previous) }}, 2), 0)
                 + coalesce(list_sum(list_transform(
-                    range(2, len({{ values }}) + 1), i -> pow(ln({{ values }}[i] / {{ values }}[i - 1]), 2)
+                    range(2, len({{ values }}) + 1), i -> pow({{ binance_ln(values ~ '[i] / ' ~ values ~ '[i - 1]') }}, 2)
                 )), 0)
     end
 {%- endmacro %}
@@ -78,14 +78,14 @@
     case
         when {{ previous }} is not null or size({{ values }}) > 1
             then
-                coalesce(pow(ln(element_at({{ values }}, 1) / {{ previous }}), 2), 0)
+                coalesce(pow({{ binance_ln('element_at(' ~ values ~ ', 1) / ' ~ previous) }}, 2), 0)
                 + case
                     when size({{ values }}) > 1
                         then aggregate(
                             zip_with(
                                 slice({{ values }}, 2, size({{ values }}) - 1),
                                 slice({{ values }}, 1, size({{ values }}) - 1),
-                                (cur, prev) -> pow(ln(cur / prev), 2)
+                                (cur, prev) -> pow({{ binance_ln('cur / prev') }}, 2)
                             ),
                             cast(0 as double),
                             (acc, x) -> acc + x
