@@ -440,8 +440,10 @@
 {% macro duckdb__binance_lake_hold(function_name, action) -%}
     {%- set root = binance_lake_root() if execute else '' -%}
     {%- if execute and '://' not in root -%}
-        {%- set has_function = run_query("select count(*) from duckdb_functions() where function_name = "
-            ~ binance_sql_string(function_name)).columns[0].values()[0] -%}
+        {#- The plugin sets binance_cwd on every cursor and registers the functions. Not asked of
+            duckdb_functions(): that lists every attached catalog, and a Postgres that died during an
+            export is still attached, so the on-run-end release failed (dbt: "keyboard interrupt"). -#}
+        {%- set has_function = run_query("select getvariable('binance_cwd') is not null").columns[0].values()[0] -%}
         {%- if has_function -%}
             {%- do run_query("select " ~ function_name ~ "(" ~ binance_sql_string(action) ~ ", "
                 ~ binance_sql_string(root) ~ ")") -%}
