@@ -64,10 +64,12 @@
 {% macro binance_changed_series(datasets, watermark, interval=none, by_interval=false) -%}
     {#- Series of `datasets` (and `interval`) whose archives entered the manifest after this model's
         last build and at or before `watermark`, whose lake files no manifest records or are not the
-        size their entry records, or whose files were modified after this model's last build began
-        (a file replaced while its entry was not saved: a build never stays green on content it did
-        not read): (market, symbol, first day to rebuild[, interval when by_interval]). File times
-        have whole seconds on DuckDB, hence the second of slack. -#}
+        size their entry records, or whose files were modified after both their entry was saved and
+        this model's last build began (a file replaced while its entry was not saved, same size or a
+        manifest without sizes: a build never stays green on content it did not read): (market,
+        symbol, first day to rebuild[, interval when by_interval]). A loader saves an entry after its
+        file is in place, so a file time (whole seconds on DuckDB, rounded down) is never later than
+        its own entry's loaded_at; a lake copied without its file times is rebuilt once. -#}
     {%- set last_build -%}
         (select coalesce(max(_built_at), {{ binance_timestamp_literal('1970-01-01') }}) from {{ this }})
     {%- endset -%}
@@ -89,7 +91,7 @@
                     )
                     and loaded_at <= {{ watermark }}
                 )
-                or file_modified_at + interval 1 second > {{ last_build }}
+                or (file_modified_at > loaded_at and file_modified_at > {{ last_build }})
             )
         group by market, symbol{{ ', ' ~ adapter.quote('interval') if by_interval }}
         order by market, symbol

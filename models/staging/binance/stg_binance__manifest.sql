@@ -4,8 +4,8 @@
     a loader records them. A recorded file whose size is not the one its entry records (a loader killed
     between replacing the file and saving the new entry, or a failed manifest save) has
     is_stale_record = true and is rebuilt the same way; every file's size and modification time come
-    from the file system (nothing is opened), and a file modified after a model's last build is rebuilt
-    by it whatever the manifest says (macros/binance/incremental.sql). Files whose name is not an
+    from the file system (nothing is opened), and a file modified after its entry was saved and after a
+    model's last build is rebuilt by it whatever the entry says (macros/binance/incremental.sql). Files whose name is not an
     archive's (backup.parquet) are left out: the staging views skip them and
     warn_lake_files_not_archives names them. The incremental models read this to learn what changed
     since their last build.
