@@ -264,7 +264,17 @@
 {%- endmacro %}
 
 {% macro duckdb__binance_lake_file_stats(table_name) -%}
-    {#- read_blob without its `content` column only lists and stats the files. -#}
+    {#- read_blob without its `content` column only lists and stats the files. A lake in a bucket
+        (--target r2) is listed only: a stat there is an HTTP request per file. -#}
+    {%- if '://' in binance_lake_root() -%}
+        (
+            select
+                lake_files.file,
+                cast(null as bigint) as file_size,
+                {{ binance_timestamp_literal(none) }} as file_modified_at
+            from {{ binance_lake_files(table_name) }} as lake_files
+        )
+    {%- else %}
     (
         select
             filename as file,
@@ -272,6 +282,7 @@
             cast(timezone('UTC', last_modified) as timestamp) as file_modified_at
         from read_blob({{ binance_sql_string(binance_dataset_glob(table_name)) }})
     )
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro spark__binance_lake_file_stats(table_name) -%}
