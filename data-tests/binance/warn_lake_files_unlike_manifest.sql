@@ -20,7 +20,7 @@ final as (
         market,
         symbol,
         period,
-        file_size,
+        _file_size as file_size,
         loaded_at
     from archives
     where is_stale_record

@@ -91,7 +91,7 @@
                     )
                     and loaded_at <= {{ watermark }}
                 )
-                or (file_modified_at > loaded_at and file_modified_at > {{ last_build }})
+                or (_file_modified_at > loaded_at and _file_modified_at > {{ last_build }})
             )
         group by market, symbol{{ ', ' ~ adapter.quote('interval') if by_interval }}
         order by market, symbol

@@ -83,8 +83,8 @@ recorded as (
             <> archive_files.file_size,
             false
         ) as is_stale_record,
-        archive_files.file_size,
-        archive_files.file_modified_at
+        archive_files.file_size as _file_size,
+        archive_files.file_modified_at as _file_modified_at
     from manifest
     left join archive_files on manifest.{{ adapter.quote('path') }} = archive_files.lake_path
 
@@ -106,8 +106,8 @@ unrecorded as (
         {{ binance_timestamp_literal(none) }} as loaded_at,
         false as is_recorded,
         false as is_stale_record,
-        file_size,
-        file_modified_at
+        file_size as _file_size,
+        file_modified_at as _file_modified_at
     from archive_files
     where lake_path not in (select recorded.lake_path from recorded)
 
