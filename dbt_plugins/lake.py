@@ -41,6 +41,23 @@ class EmptyLakeError(RuntimeError):
     """A RuntimeError, so dbt-duckdb reports it as a failed connection with our one line."""
 
 
+class LakeDirError(RuntimeError):
+    """LAKE_DIR holds a glob character: DuckDB would read it as a pattern (`lake?` also reads `lakeB`)."""
+
+
+GLOB_CHARACTERS = "*?[]{}"
+
+
+def check_lake_dir(lake_dir: Path) -> None:
+    """Refuse, in one line, a lake directory DuckDB's globs would read as a pattern."""
+    found = sorted({c for c in str(lake_dir) if c in GLOB_CHARACTERS})
+    if found:
+        raise LakeDirError(
+            f"LAKE_DIR {lake_dir} contains the glob character(s) {' '.join(found)}, which would read "
+            "other folders too: use a path without them"
+        )
+
+
 def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -106,6 +123,7 @@ class Plugin(BasePlugin):
     def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
         # The last moment before duckdb.connect creates the warehouse file.
         lake_dir = self.lake_dir.resolve()
+        check_lake_dir(lake_dir)
         if _dbt_command() in ("build", "run") and not lake_has_files(lake_dir):
             raise EmptyLakeError(
                 f"no lake files under {lake_dir / 'binance'} (LAKE_DIR): run "

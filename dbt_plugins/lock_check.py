@@ -41,6 +41,16 @@ _ADVICE = (
 )
 
 
+# DuckDB database files carry this magic at byte 8 (after the checksum of the first block).
+_DUCKDB_MAGIC = b"DUCK"
+_DUCKDB_MAGIC_OFFSET = 8
+
+
+class NotAWarehouseError(RuntimeError):
+    """DUCKDB_PATH names an existing file that is not a DuckDB database (a .parquet, a CSV): dbt-duckdb
+    would otherwise build into a database it never saves and report success."""
+
+
 class WarehouseLockedError(RuntimeError):
     """The DuckDB file is open in another process. A RuntimeError so dbt-duckdb reports it as a failed
     connection with our message rather than as an internal error."""
@@ -111,11 +121,28 @@ def lock_holder(path: str | os.PathLike[str]) -> LockHolder | None:
     return LockHolder(pid=pid, exclusive=l_type == fcntl.F_WRLCK)
 
 
+def check_is_duckdb_file(path: Path) -> None:
+    """Raise NotAWarehouseError (one line) when `path` exists and is not a DuckDB database file. A
+    missing or empty file is a new warehouse."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_DUCKDB_MAGIC_OFFSET + len(_DUCKDB_MAGIC))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except IsADirectoryError:
+        raise NotAWarehouseError(f"DUCKDB_PATH {path} is a directory: name a DuckDB file") from None
+    if head and head[_DUCKDB_MAGIC_OFFSET:] != _DUCKDB_MAGIC:
+        raise NotAWarehouseError(
+            f"DUCKDB_PATH {path} is not a DuckDB database: name a new file or an existing warehouse"
+        )
+
+
 def check_not_locked(path: str | os.PathLike[str]) -> None:
     """Raise WarehouseLockedError (one line: file, holder, what to do) if another process holds `path`."""
     if str(path) in ("", ":memory:") or str(path).startswith(("md:", "motherduck:")):
         return
     resolved = Path(path).expanduser().resolve()
+    check_is_duckdb_file(resolved)
     holder = lock_holder(resolved)
     if holder is not None:
         raise WarehouseLockedError(f"{resolved} is locked by {holder.describe()}: {_ADVICE}")

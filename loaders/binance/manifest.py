@@ -45,6 +45,10 @@ SCHEMA = pa.schema(
         # When the entry was saved (UTC, no time zone attached): assigned under the manifest lock, later
         # than every entry already there (see _next_stamp).
         ("loaded_at", pa.timestamp("us")),
+        # Size in bytes of the lake's Parquet file when the entry was saved: dbt compares it with the
+        # file it finds, so a file replaced without its entry (a loader killed in between) is rebuilt.
+        # Null in manifests written before it existed.
+        ("file_size", pa.int64()),
     ]
 )
 
@@ -68,6 +72,7 @@ class Entry:
     first_open_time: datetime
     last_open_time: datetime
     loaded_at: datetime
+    file_size: int | None = None  # set by Manifest.save from the file in the lake
 
 
 class ManifestError(RuntimeError):
@@ -137,6 +142,14 @@ def _next_stamp(entries: Iterable[Entry]) -> datetime:
     return now if latest is None or now > latest else latest + timedelta(microseconds=1)
 
 
+def _file_size(file: Path) -> int | None:
+    """The size of an entry's lake file now (it is in place before its entry is saved)."""
+    try:
+        return file.stat().st_size
+    except FileNotFoundError:
+        return None
+
+
 class Manifest:
     """This run's view of one dataset's manifest: what was on disk when it was read, plus this run's
     own changes, which save() merges into whatever is on disk by then."""
@@ -178,6 +191,7 @@ class Manifest:
                 stamp = _next_stamp(merged.values())
                 for path, entry in self._puts.items():
                     entry.loaded_at = stamp
+                    entry.file_size = _file_size(self.lake / path)
                     merged[path] = entry
                 self._write(merged)
         except locks.LockUnusable as exc:

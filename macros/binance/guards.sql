@@ -28,9 +28,11 @@
 {%- endmacro %}
 
 
-{% macro binance_whole_number(value, minimum) -%}
+{% macro binance_whole_number(value, minimum, maximum) -%}
+    {#- Digits only, within [minimum, maximum]: a value past SQL's 32-bit integers (2^31 days) would
+        pass a digits check and then fail every statement it reaches. -#}
     {%- set text = value | string | trim -%}
-    {{- return(text.isdigit() and text | int >= minimum) -}}
+    {{- return(text.isascii() and text.isdigit() and minimum <= text | int <= maximum) -}}
 {%- endmacro %}
 
 
@@ -47,22 +49,27 @@
             {{- binance_fail("var export_schema " ~ binance_shown(var('export_schema'))
                 ~ " is not an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters)") -}}
         {%- endif -%}
-        {%- if not binance_whole_number(var('export_window_days'), 1) -%}
+        {%- if not binance_whole_number(var('export_window_days'), 1, 36600) -%}
             {{- binance_fail("var export_window_days " ~ binance_shown(var('export_window_days'))
-                ~ " is not a whole number of days >= 1") -}}
+                ~ " is not a whole number of days from 1 to 36600 (100 years)") -}}
         {%- endif -%}
         {%- if not binance_valid_identifier(var('spark_lake_schema')) -%}
             {{- binance_fail("var spark_lake_schema " ~ binance_shown(var('spark_lake_schema'))
                 ~ " is not an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters)") -}}
         {%- endif -%}
-        {%- if not binance_whole_number(var('staging_test_months'), 0) -%}
+        {%- if not binance_whole_number(var('staging_test_months'), 0, 1200) -%}
             {{- binance_fail("var staging_test_months " ~ binance_shown(var('staging_test_months'))
-                ~ " is not a whole number >= 0") -}}
+                ~ " is not a whole number from 0 to 1200") -}}
         {%- endif -%}
         {%- set root = binance_lake_root_raw() -%}
         {%- if "'" in root or '\\' in root -%}
             {{- binance_fail("the lake root " ~ binance_shown(root) ~ " (LAKE_DIR, or R2_BUCKET/R2_PREFIX for target r2) "
                 ~ "contains a quote or a backslash; use a path without them") -}}
+        {%- endif -%}
+        {%- if modules.re.search('[*?\\[\\]{}]', root) -%}
+            {#- DuckDB would read the root as a glob: `lake?` also reads `lakeB`. -#}
+            {{- binance_fail("the lake root " ~ binance_shown(root) ~ " (LAKE_DIR, or R2_BUCKET/R2_PREFIX for target r2) "
+                ~ "contains a glob character (* ? [ ] { }); use a path without them") -}}
         {%- endif -%}
         {%- if target.name == 'r2' and modules.re.match('^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$', env_var('R2_BUCKET', '') | trim) is none -%}
             {{- binance_fail("R2_BUCKET " ~ binance_shown(env_var('R2_BUCKET', '')) ~ " is not a bucket name (3-63 of a-z 0-9 . -)") -}}

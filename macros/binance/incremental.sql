@@ -24,7 +24,7 @@
         {{- return(binance_timestamp_literal(none)) -}}
     {%- endif -%}
     {%- set latest = run_query("select cast(max(loaded_at) as string) from " ~ ref('stg_binance__manifest')
-        ~ " where dataset in ('" ~ datasets | join("', '") ~ "')").columns[0].values()[0] -%}
+        ~ " where dataset in (" ~ binance_literals(datasets) ~ ")").columns[0].values()[0] -%}
     {{- return(binance_timestamp_literal(latest)) -}}
 {%- endmacro %}
 
@@ -63,18 +63,27 @@
 
 {% macro binance_changed_series(datasets, watermark, interval=none, by_interval=false) -%}
     {#- Series of `datasets` (and `interval`) whose archives entered the manifest after this model's
-        last build and at or before `watermark`, or whose lake files no manifest records: (market,
-        symbol, first day to rebuild[, interval when by_interval]). -#}
+        last build and at or before `watermark`, whose lake files no manifest records or are not the
+        size their entry records, or whose files were modified after both their entry was saved and
+        this model's last build began (a file replaced while its entry was not saved, same size or a
+        manifest without sizes: a build never stays green on content it did not read): (market,
+        symbol, first day to rebuild[, interval when by_interval]). A loader saves an entry after its
+        file is in place, so a file time (whole seconds on DuckDB, rounded down) is never later than
+        its own entry's loaded_at; a lake copied without its file times is rebuilt once. -#}
+    {%- set last_build -%}
+        (select coalesce(max(_built_at), {{ binance_timestamp_literal('1970-01-01') }}) from {{ this }})
+    {%- endset -%}
     {%- set query -%}
         select market, symbol, min(period_start){{ ', ' ~ adapter.quote('interval') if by_interval }}
         from {{ ref('stg_binance__manifest') }}
         where
-            dataset in ('{{ datasets | join("', '") }}')
+            dataset in ({{ binance_literals(datasets) }})
             {%- if interval is not none %}
-                and {{ adapter.quote('interval') }} = '{{ interval }}'
+                and {{ adapter.quote('interval') }} = {{ binance_literal(interval) }}
             {%- endif %}
             and (
                 not is_recorded
+                or is_stale_record
                 or (
                     loaded_at > (
                         select coalesce(max(_manifest_loaded_at), {{ binance_timestamp_literal('1970-01-01') }})
@@ -82,11 +91,22 @@
                     )
                     and loaded_at <= {{ watermark }}
                 )
+                or (_file_modified_at > loaded_at and _file_modified_at > {{ last_build }})
             )
         group by market, symbol{{ ', ' ~ adapter.quote('interval') if by_interval }}
         order by market, symbol
     {%- endset -%}
     {{- return(binance_rows_to_scope(run_query(query))) -}}
+{%- endmacro %}
+
+
+{% macro binance_literals(values) -%}
+    {#- A comma-separated list of SQL literals (binance_literal), for `in (...)`. -#}
+    {%- set out = [] -%}
+    {%- for value in values -%}
+        {%- do out.append(binance_literal(value)) -%}
+    {%- endfor -%}
+    {{- return(out | join(', ')) -}}
 {%- endmacro %}
 
 
@@ -119,8 +139,8 @@
         (
             select * from (values
             {%- for s in scope %}
-                ('{{ s.market }}', '{{ s.symbol }}', cast('{{ s.rebuild_from }}' as date),
-                {{ "'" ~ s.interval ~ "'" if s.interval is defined else 'cast(null as string)' }}){{ ',' if not loop.last }}
+                ({{ binance_literal(s.market) }}, {{ binance_literal(s.symbol) }}, cast({{ binance_literal(s.rebuild_from) }} as date),
+                {{ binance_literal(s.interval) if s.interval is defined else 'cast(null as string)' }}){{ ',' if not loop.last }}
             {%- endfor %}
             ) as scope (market, symbol, rebuild_from, {{ adapter.quote('interval') }})
         )
@@ -151,7 +171,7 @@
             {#- The earliest rebuilt day as a literal too: the Parquet scan skips older row groups. -#}
             {{ relation }}.{{ date_column }} >= {{ binance_scope_min_date(scope) }}
             {%- if from_lake %}
-                and {{ relation }}.lake_month >= '{{ binance_scope_min_month(scope) }}'
+                and {{ relation }}.lake_month >= {{ binance_literal(binance_scope_min_month(scope)) }}
             {%- endif %}
             and cast({{ relation }}.{{ date_column }} as date) >= (
                 select max(scope.rebuild_from)

@@ -82,7 +82,38 @@
 
 
 {% macro binance_sql_string(text) -%}
-    {{- return("'" ~ (text | string).replace("'", "''") ~ "'") -}}
+    {{- return(binance_literal(text)) -}}
+{%- endmacro %}
+
+
+{% macro binance_literal(value) -%}
+    {#- `value` as a SQL string literal (none: null). Every value that reaches SQL from the lake
+        (folder and file names), the manifest, a bucket key or a var goes through here, so a folder
+        named `symbol=X', ...` is a symbol, never SQL. DuckDB doubles quotes; Spark reads backslash
+        escapes in literals and joins 'a''b' into 'ab', so there both are backslash-escaped. -#}
+    {%- if value is none -%}
+        {{- return('null') -}}
+    {%- endif -%}
+    {%- set text = value | string -%}
+    {%- if target.type in ('spark', 'databricks') -%}
+        {{- return("'" ~ text.replace('\\', '\\\\').replace("'", "\\'") ~ "'") -}}
+    {%- endif -%}
+    {{- return("'" ~ text.replace("'", "''") ~ "'") -}}
+{%- endmacro %}
+
+
+{% macro binance_archive_name_pattern() -%}
+    {#- A regex matching a lake file whose name is an archive's: `{stem}-{YYYY-MM[-DD]}.parquet`. Other
+        Parquet files in a lake folder (backup.parquet, `X (1).parquet`) are not read (the staging
+        views skip them) and warn_lake_files_not_archives names them. -#}
+    {{- return('/[^/]+-[0-9]{4}-[0-9]{2}(-[0-9]{2})?[.]parquet$') -}}
+{%- endmacro %}
+
+
+{% macro binance_archive_path_pattern() -%}
+    {#- A lake path relative to the root, as the loader writes it: groups 1 dataset, 2 market,
+        4 interval, 5 symbol, 6 period. -#}
+    {{- return('^binance/([^/]+)/market=([^/]+)/(interval=([^/]+)/)?symbol=([^/]+)/month=[^/]+/[^/]*-([0-9]{4}-[0-9]{2}(-[0-9]{2})?)[.]parquet$') -}}
 {%- endmacro %}
 
 

@@ -65,9 +65,9 @@
     case
         when {{ previous }} is not null or len({{ values }}) > 1
             then
-                coalesce(pow(ln({{ values }}[1] / {{ previous }}), 2), 0)
+                coalesce(pow({{ binance_ln(values ~ '[1] / ' ~ previous) }}, 2), 0)
                 + coalesce(list_sum(list_transform(
-                    range(2, len({{ values }}) + 1), i -> pow(ln({{ values }}[i] / {{ values }}[i - 1]), 2)
+                    range(2, len({{ values }}) + 1), i -> pow({{ binance_ln(values ~ '[i] / ' ~ values ~ '[i - 1]') }}, 2)
                 )), 0)
     end
 {%- endmacro %}
@@ -78,14 +78,14 @@
     case
         when {{ previous }} is not null or size({{ values }}) > 1
             then
-                coalesce(pow(ln(element_at({{ values }}, 1) / {{ previous }}), 2), 0)
+                coalesce(pow({{ binance_ln('element_at(' ~ values ~ ', 1) / ' ~ previous) }}, 2), 0)
                 + case
                     when size({{ values }}) > 1
                         then aggregate(
                             zip_with(
                                 slice({{ values }}, 2, size({{ values }}) - 1),
                                 slice({{ values }}, 1, size({{ values }}) - 1),
-                                (cur, prev) -> pow(ln(cur / prev), 2)
+                                (cur, prev) -> pow({{ binance_ln('cur / prev') }}, 2)
                             ),
                             cast(0 as double),
                             (acc, x) -> acc + x
@@ -214,7 +214,7 @@
     {%- if text is none -%}
         {{- return('cast(null as ' ~ binance_timestamp_type() ~ ')') -}}
     {%- endif -%}
-    {{- return("cast('" ~ text ~ "' as " ~ binance_timestamp_type() ~ ")") -}}
+    {{- return("cast(" ~ binance_literal(text) ~ " as " ~ binance_timestamp_type() ~ ")") -}}
 {%- endmacro %}
 
 
@@ -256,6 +256,46 @@
 {%- endmacro %}
 
 
+{% macro binance_lake_file_stats(table_name) -%}
+    {#- A relation (file, file_size, file_modified_at): the dataset's Parquet files with their size in
+        bytes and modification time (naive UTC, whole seconds on DuckDB). Only the file system's
+        metadata: no file is opened. -#}
+    {{- return(adapter.dispatch('binance_lake_file_stats', 'binance_warehouse')(table_name)) -}}
+{%- endmacro %}
+
+{% macro duckdb__binance_lake_file_stats(table_name) -%}
+    {#- read_blob without its `content` column only lists and stats the files. A lake in a bucket
+        (--target r2) is listed only: a stat there is an HTTP request per file. -#}
+    {%- if '://' in binance_lake_root() -%}
+        (
+            select
+                lake_files.file,
+                cast(null as bigint) as file_size,
+                {{ binance_timestamp_literal(none) }} as file_modified_at
+            from {{ binance_lake_files(table_name) }} as lake_files
+        )
+    {%- else %}
+    (
+        select
+            filename as file,
+            size as file_size,
+            cast(timezone('UTC', last_modified) as timestamp) as file_modified_at
+        from read_blob({{ binance_sql_string(binance_dataset_glob(table_name)) }})
+    )
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__binance_lake_file_stats(table_name) -%}
+    (
+        select
+            path as file,
+            length as file_size,
+            cast(modificationTime as timestamp_ntz) as file_modified_at
+        from {{ binance_spark_lake_table(table_name ~ '__files') }}
+    )
+{%- endmacro %}
+
+
 {% macro binance_lake_relative_path(file_sql) -%}
     {#- A listed file (binance_lake_files) as a path relative to the lake root: binance/{dataset}/... -#}
     {{- return(adapter.dispatch('binance_lake_relative_path', 'binance_warehouse')(file_sql)) -}}
@@ -290,7 +330,14 @@
         {{- return(binance_empty_relation(binance_source_node(table_name).columns.values())) -}}
     {%- endif -%}
     {%- set raw = binance_lake_root_raw() -%}
-    {{- return(relation.replace("'" ~ raw ~ "/", "'" ~ binance_lake_root() ~ "/")) -}}
+    {%- set relation = relation.replace("'" ~ raw ~ "/", binance_literal(binance_lake_root() ~ '/')[:-1]) -%}
+    {%- if not binance_source_node(table_name).meta.get('dataset') -%}
+        {{- return(relation) -}}
+    {%- endif -%}
+    {#- Only files named as archives: a stray backup.parquet would add its rows twice (the filter on
+        filename prunes files before they are opened). -#}
+    {{- return('(select * from ' ~ relation ~ " where regexp_matches(filename, '"
+        ~ binance_archive_name_pattern() ~ "'))") -}}
 {%- endmacro %}
 
 {% macro spark__binance_source(table_name) -%}
@@ -322,7 +369,7 @@
     {%- if execute -%}
         {%- set db = var('spark_lake_schema') -%}
         {%- set root = binance_lake_root() -%}
-        {%- if run_query("show databases like '" ~ db ~ "'").rows | length == 0 -%}
+        {%- if run_query("show databases like " ~ binance_literal(db)).rows | length == 0 -%}
             {%- do run_query('create database ' ~ db) -%}
         {%- endif -%}
         {%- for node in graph.sources.values() if node.source_name == 'binance' -%}
@@ -404,8 +451,10 @@
 {% macro duckdb__binance_lake_hold(function_name, action) -%}
     {%- set root = binance_lake_root() if execute else '' -%}
     {%- if execute and '://' not in root -%}
-        {%- set has_function = run_query("select count(*) from duckdb_functions() where function_name = "
-            ~ binance_sql_string(function_name)).columns[0].values()[0] -%}
+        {#- The plugin sets binance_cwd on every cursor and registers the functions. Not asked of
+            duckdb_functions(): that lists every attached catalog, and a Postgres that died during an
+            export is still attached, so the on-run-end release failed (dbt: "keyboard interrupt"). -#}
+        {%- set has_function = run_query("select getvariable('binance_cwd') is not null").columns[0].values()[0] -%}
         {%- if has_function -%}
             {%- do run_query("select " ~ function_name ~ "(" ~ binance_sql_string(action) ~ ", "
                 ~ binance_sql_string(root) ~ ")") -%}

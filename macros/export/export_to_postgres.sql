@@ -44,7 +44,7 @@
     {{- return('') -}}
   {%- endif -%}
   {%- if env_var('PGHOST', '') | trim == '' -%}
-    {{- log('export_to_postgres: PGHOST is not set, so the Postgres export of ' ~ target_table ~ ' is off', info=true) -}}
+    {#- Said once per run, by export_to_postgres_announce (on-run-start). -#}
     {{- return('') -}}
   {%- endif -%}
 
@@ -190,12 +190,47 @@ alter index {{ q_schema }}.{{ export_to_postgres__ident(index_staging) }} rename
 {% endmacro %}
 
 
+{#- on-run-start: one log line for the whole run when the export is off because PGHOST is not set
+    (the post-hooks then skip in silence). Renders no SQL beyond `select 1`. -#}
+{% macro export_to_postgres_announce() %}
+  {%- if execute and target.type == 'duckdb' and flags.WHICH in ('build', 'run') and env_var('PGHOST', '') | trim == '' -%}
+    {{- log('export_to_postgres: PGHOST is not set, so the Postgres export is off for this run', info=true) -}}
+  {%- endif -%}
+  select 1
+{% endmacro %}
+
+
+{#- on-run-end (first hook): detach every export's Postgres (an export that failed half-way leaves its
+    database attached, and any query listing catalogs would then fail on it), and say in one line which
+    marts' Postgres export failed, so the run reads as what it is: exit 1, "Postgres export failed". -#}
+{% macro export_to_postgres_after_run(results) %}
+  {%- if execute and target.type == 'duckdb' -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' -%}
+      {%- do run_query('detach database if exists ' ~ export_to_postgres__ident('export_pg__' ~ node.alias)) -%}
+    {%- endfor -%}
+    {%- if env_var('PGHOST', '') | trim != '' -%}
+      {%- set failed = [] -%}
+      {%- set reasons = [] -%}
+      {%- for result in results if result.status == 'error' and 'postgres' in (result.message or '') | lower -%}
+        {%- do failed.append(result.node.name) -%}
+        {%- do reasons.append((result.message or '').strip().splitlines() | first | default('')) -%}
+      {%- endfor -%}
+      {%- if failed -%}
+        {{- log('export_to_postgres: Postgres export failed for ' ~ failed | join(', ') ~ ' (' ~ reasons | first
+            ~ '); DuckDB keeps the marts this run built, Postgres keeps its previous windows', info=true) -}}
+      {%- endif -%}
+    {%- endif -%}
+  {%- endif -%}
+  select 1
+{% endmacro %}
+
+
 {#- Window length: macro argument, else model meta export_window_days, else var export_window_days. -#}
 {% macro export_to_postgres__window_days(window_days, meta) %}
   {%- set raw = window_days if window_days is not none else meta.get('export_window_days', var('export_window_days', 30)) -%}
   {%- set text = raw | string | trim -%}
-  {%- if not text.isdigit() or text | int < 1 -%}
-    {{- exceptions.raise_compiler_error('export_to_postgres: export_window_days must be a whole number of days >= 1 for ' ~ this.identifier ~ ', got ' ~ raw) -}}
+  {%- if not binance_whole_number(text, 1, 36600) -%}
+    {{- exceptions.raise_compiler_error('export_to_postgres: export_window_days must be a whole number of days from 1 to 36600 for ' ~ this.identifier ~ ', got ' ~ raw) -}}
   {%- endif -%}
   {{- return(text | int) -}}
 {% endmacro %}

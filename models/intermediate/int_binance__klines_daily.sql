@@ -15,7 +15,7 @@ candles as (
     select *
     from {{ ref('stg_binance__klines') }} as candles  -- noqa: AL05
     where
-        {{ adapter.quote('interval') }} = '{{ source_interval }}'
+        {{ adapter.quote('interval') }} = {{ binance_literal(source_interval) }}
         and {{ binance_in_scope(scope, 'candles', 'open_at', from_lake=true) }}
 
 ),
@@ -93,7 +93,7 @@ final as (
         market,
         symbol,
         trade_date,
-        '{{ source_interval }}' as source_interval,
+        {{ binance_literal(source_interval) }} as source_interval,
         open_price,
         high_price,
         low_price,

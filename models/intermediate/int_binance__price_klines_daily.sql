@@ -18,14 +18,14 @@ candles as (
         ('premiumIndexKlines', 'stg_binance__premium_index_klines'),
     ] %}
         select
-            '{{ dataset }}' as dataset,
+            {{ binance_literal(dataset) }} as dataset,
             market,
             symbol,
             open_at,
             close_price
         from {{ ref(model) }} as candles  -- noqa: AL05
         where
-            {{ adapter.quote('interval') }} = '{{ source_interval }}'
+            {{ adapter.quote('interval') }} = {{ binance_literal(source_interval) }}
             and {{ binance_in_scope(scope, 'candles', 'open_at', from_lake=true) }}
         {%- if not loop.last %}
             union all
@@ -54,7 +54,7 @@ final as (
         market,
         symbol,
         trade_date,
-        '{{ source_interval }}' as source_interval,
+        {{ binance_literal(source_interval) }} as source_interval,
         max(case when dataset = 'markPriceKlines' then last_close end) as mark_close,
         max(case when dataset = 'indexPriceKlines' then last_close end) as index_close,
         max(case when dataset = 'premiumIndexKlines' then last_close end) as premium_close,

@@ -26,7 +26,7 @@ with
     {{ dataset | lower }}_rows as (
 
         select
-            '{{ dataset }}' as dataset,
+            {{ binance_literal(dataset) }} as dataset,
             market,
             {{ adapter.quote('interval') if has_interval else "''" }} as {{ adapter.quote('interval') }},
             symbol,

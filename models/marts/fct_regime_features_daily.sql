@@ -173,7 +173,7 @@ with_log_return as (
 
     select
         *,
-        ln(close_price / previous_close) as log_return
+        {{ binance_ln('close_price / previous_close') }} as log_return
     from wilder
 
 ),
@@ -217,11 +217,11 @@ features as (
         close_price,
         log_return,
         sqrt(realized_variance) as realized_vol,
-        sqrt(pow(ln(high_price / low_price), 2) / (4 * ln(2))) as parkinson_vol,
-        sqrt(
-            0.5 * pow(ln(high_price / low_price), 2)
-            - (2 * ln(2) - 1) * pow(ln(close_price / open_price), 2)
-        ) as garman_klass_vol,
+        sqrt(pow({{ binance_ln('high_price / low_price') }}, 2) / (4 * ln(2))) as parkinson_vol,
+        {{ binance_sqrt(
+            "0.5 * pow(" ~ binance_ln('high_price / low_price') ~ ", 2) - (2 * ln(2) - 1) * pow("
+            ~ binance_ln('close_price / open_price') ~ ", 2)"
+        ) }} as garman_klass_vol,
         case when log_return_count_7 = 7 then log_return_stddev_7 * sqrt(365) end as volatility_7d,
         case when log_return_count_30 = 30 then log_return_stddev_30 * sqrt(365) end as volatility_30d,
         case when close_count_7 = 7 then close_mean_7 end as sma_7,
