@@ -45,17 +45,11 @@ class LakeDirError(RuntimeError):
     """LAKE_DIR holds a glob character: DuckDB would read it as a pattern (`lake?` also reads `lakeB`)."""
 
 
-GLOB_CHARACTERS = "*?[]{}"
-
-
 def check_lake_dir(lake_dir: Path) -> None:
     """Refuse, in one line, a lake directory DuckDB's globs would read as a pattern."""
-    found = sorted({c for c in str(lake_dir) if c in GLOB_CHARACTERS})
-    if found:
-        raise LakeDirError(
-            f"LAKE_DIR {lake_dir} contains the glob character(s) {' '.join(found)}, which would read "
-            "other folders too: use a path without them"
-        )
+    reason = config.glob_characters_in(lake_dir)
+    if reason:
+        raise LakeDirError(reason)
 
 
 def _sql_string(value: str) -> str:

@@ -37,6 +37,22 @@ def lake_dir(override: str | os.PathLike[str] | None = None) -> Path:
     return Path(override or env("LAKE_DIR", DEFAULT_LAKE_DIR)).expanduser().resolve()
 
 
+# DuckDB reads a path holding one of these as a pattern (`lake?` also reads `lakeB`): a lake path with
+# one is refused by every reader that globs it (dbt's plugin and guard, `status`).
+GLOB_CHARACTERS = "*?[]{}"
+
+
+def glob_characters_in(path: str | os.PathLike[str]) -> str | None:
+    """A one-line reason when `path` holds glob characters, else None."""
+    found = sorted({c for c in str(path) if c in GLOB_CHARACTERS})
+    if not found:
+        return None
+    return (
+        f"LAKE_DIR {path} contains the glob character(s) {' '.join(found)}, which would read other "
+        "folders too: use a path without them"
+    )
+
+
 # --- the Binance loader ---------------------------------------------------------------------------
 
 # HTTP: (connect, read) timeouts in seconds, and retries with exponential backoff on connection errors,

@@ -132,6 +132,15 @@ def test_status_on_a_missing_lake_or_a_file_exits_2(tmp_path: Path) -> None:
     assert _status(tmp_path / "empty").returncode == 0  # a lake with nothing loaded yet is fine
 
 
+def test_status_refuses_a_lake_path_with_glob_characters(tmp_path: Path) -> None:
+    """`lake?` would also read `lakeB` (DuckDB globs the path): one line, as dbt says it."""
+    (tmp_path / "lake?").mkdir()
+    (tmp_path / "lakeB" / "binance").mkdir(parents=True)
+    res = _status(tmp_path / "lake?")
+    assert res.returncode == 2 and "contains the glob character(s) ?" in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
 def test_lock_folder_is_named_once(binance_server: BinanceServer, tmp_path: Path) -> None:
     binance_server.add_klines("spot", "BTCUSDT", "1h", "2024-01")
     lake = tmp_path / "lake"

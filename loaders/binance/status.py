@@ -209,6 +209,8 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     lake_dir = config.lake_dir(args.lake)
     try:
+        if reason := config.glob_characters_in(lake_dir):
+            raise BadInput(reason)
         if not lake_dir.is_dir():
             what = "is a file, not a folder" if lake_dir.exists() else "does not exist"
             raise BadInput(f"lake {lake_dir} {what} (load into it: python -m loaders.binance --symbols ...)")
