@@ -1,0 +1,260 @@
+"""Gaussian Markov-switching model of returns: EM (Baum-Welch) estimator and Hamilton filter.
+
+Every function works on a batch of series at once (arrays of shape (n, ...)), stepping through time in
+Python with numpy operations across the batch: one series' arithmetic is elementwise in its own row, and
+every sum over states or days is written out in a fixed order, so a series gives the same bits whatever
+else is in its batch (full build == incremental build). Observations sit on a calendar-day grid; a NaN
+(no row, or a null return after a gap) is a day with no observation: the prediction step only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from regimes import settings
+
+LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+
+
+@dataclass(frozen=True)
+class Params:
+    """Parameters of n series: mean and sigma (n, K) of each state, transition (n, K, K), rows sum to 1."""
+
+    mean: np.ndarray
+    sigma: np.ndarray
+    transition: np.ndarray
+
+    @property
+    def n_states(self) -> int:
+        return int(self.mean.shape[1])
+
+    def take(self, rows: np.ndarray) -> Params:
+        return Params(self.mean[rows], self.sigma[rows], self.transition[rows])
+
+
+@dataclass(frozen=True)
+class Fit:
+    """An estimate per series, states ordered by sigma ascending (0 = calmest)."""
+
+    params: Params
+    log_likelihood: np.ndarray
+    iterations: np.ndarray
+    converged: np.ndarray
+    n_obs: np.ndarray
+
+
+def ksum(a: np.ndarray) -> np.ndarray:
+    """Sum over the last axis in a fixed order (left to right): the same bits whatever the batch."""
+    out = a[..., 0].copy()
+    for k in range(1, a.shape[-1]):
+        out += a[..., k]
+    return out
+
+
+def predict(state: np.ndarray, transition: np.ndarray) -> np.ndarray:
+    """One prediction step, state (n, K) times transition (n, K, K), summed over i in a fixed order."""
+    out = state[:, 0, None] * transition[:, 0, :]
+    for i in range(1, state.shape[1]):
+        out += state[:, i, None] * transition[:, i, :]
+    return out
+
+
+def stationary(transition: np.ndarray) -> np.ndarray:
+    """Stationary distribution pi = pi P of each (K, K) transition matrix: (n, K)."""
+    n, k, _ = transition.shape
+    a = np.swapaxes(transition, 1, 2) - np.eye(k)[None]
+    a[:, -1, :] = 1.0
+    b = np.zeros((n, k, 1))
+    b[:, -1, 0] = 1.0
+    pi = np.clip(np.linalg.solve(a, b)[..., 0], 0.0, None)
+    return pi / ksum(pi)[:, None]
+
+
+def _transition_m_step(xi: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """The M-step for P with the stationary initial distribution: maximise
+    sum_ij xi_ij log P_ij + sum_k first_k log pi_k(P) over row-stochastic P. Its conditions
+    xi_ij / P_ij + g_ij = lambda_i, with g_ij = pi_i (Z (first / pi))_j and Z = (I - P + 1 pi)^-1 the
+    fundamental matrix (the derivative of pi), are solved by a few fixed-point rounds from the usual
+    estimate xi / row sums (g is O(1) against counts O(T), so they converge fast). Without this term EM
+    stops ~1e-6 (relative) short of the maximum likelihood statsmodels finds."""
+    k = xi.shape[1]
+    transition = xi / ksum(xi)[:, :, None]
+    for _ in range(settings.TRANSITION_ROUNDS):
+        pi = np.maximum(stationary(transition), settings.MIN_WEIGHT)
+        z = np.linalg.inv(np.eye(k)[None] - transition + pi[:, None, :])
+        v = ksum(z * (first / pi)[:, None, :])
+        g = pi[:, :, None] * v[:, None, :]
+        lam = ksum(xi) + ksum(g * transition)
+        for _ in range(settings.TRANSITION_ROUNDS):
+            # Newton on sum_j xi_ij / (lambda_i - g_ij) = 1, kept above max_j g_ij.
+            gap = np.maximum(lam[:, :, None] - g, settings.MIN_WEIGHT)
+            h = ksum(xi / gap) - 1.0
+            dh = -ksum(xi / (gap * gap))
+            lam = np.maximum(lam - h / dh, g.max(axis=2) + settings.MIN_WEIGHT)
+        transition = xi / np.maximum(lam[:, :, None] - g, settings.MIN_WEIGHT)
+        transition = np.maximum(transition / ksum(transition)[:, :, None], settings.MIN_TRANSITION)
+        transition = transition / ksum(transition)[:, :, None]
+    return transition
+
+
+def log_density(y: np.ndarray, params: Params) -> np.ndarray:
+    """Log normal density of y (n,) under each state (n, K); 0 where y is NaN (no observation)."""
+    z = (y[:, None] - params.mean) / params.sigma
+    out = -0.5 * z * z - np.log(params.sigma) - LOG_SQRT_2PI
+    return np.where(np.isnan(y)[:, None], 0.0, out)
+
+
+def filter_step(prior: np.ndarray, y: np.ndarray, params: Params) -> tuple[np.ndarray, np.ndarray]:
+    """Update a prediction `prior` (n, K) with y (n,): the filtered probabilities and the log of the
+    day's density (0 where y is NaN). Densities are scaled by their largest state's, so an outlier far
+    in every state's tail never underflows to 0/0."""
+    logf = log_density(y, params)
+    top = logf.max(axis=1)
+    dens = np.exp(logf - top[:, None])
+    joint = prior * dens
+    total = ksum(joint)
+    return joint / total[:, None], np.log(total) + top
+
+
+def forward(
+    y: np.ndarray,
+    params: Params,
+    start: np.ndarray,
+    init: np.ndarray | None = None,
+    keep_last: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hamilton filter over y (n, T); row r starts at step start[r] (earlier steps are padding).
+
+    Without `init`, a row's first step has the stationary distribution as its prediction (SPEC); with
+    `init` (n, K), the filtered probabilities of the day before the row's first step, that step
+    predicts from them (an incremental run continuing a stored day). Returns the filtered (n, W, K) and
+    predicted (n, W, K) probabilities of the last W = keep_last (default T) steps, and the
+    log-likelihood (n,) of each row's observations.
+    """
+    n, t_len = y.shape
+    k = params.n_states
+    pi = stationary(params.transition)
+    cur = pi.copy() if init is None else init.copy()
+    from_stationary = np.full(n, init is None)
+    width = t_len if keep_last is None else keep_last
+    filt = np.zeros((n, width, k))
+    pred = np.zeros((n, width, k))
+    llf = np.zeros(n)
+    for t in range(t_len):
+        active = t >= start
+        prior = predict(cur, params.transition)
+        prior = np.where((from_stationary & (t == start))[:, None], pi, prior)
+        new, log_day = filter_step(prior, y[:, t], params)
+        cur = np.where(active[:, None], new, cur)
+        llf += np.where(active, log_day, 0.0)
+        w = t - (t_len - width)
+        if w >= 0:
+            filt[:, w] = cur
+            pred[:, w] = np.where(active[:, None], prior, 0.0)
+    return filt, pred, llf
+
+
+def _e_and_m_step(y: np.ndarray, params: Params, start: np.ndarray) -> tuple[np.ndarray, Params]:
+    """Forward filter, Kim smoother, and the M-step from the smoothed probabilities: (llf, new params)."""
+    n, t_len = y.shape
+    k = params.n_states
+    filt, pred, llf = forward(y, params, start)
+    observed = ~np.isnan(y)
+    y0 = np.where(observed, y, 0.0)
+    w0 = np.zeros((n, k))
+    w1 = np.zeros((n, k))
+    w2 = np.zeros((n, k))
+    xi = np.zeros((n, k, k))
+    smooth = filt[:, -1].copy()
+    first = np.zeros((n, k))
+    for t in range(t_len - 1, -1, -1):
+        if t < t_len - 1:
+            # Kim smoother: gamma_t(i) = filt_t(i) sum_j P_ij gamma_{t+1}(j) / pred_{t+1}(j).
+            ratio = smooth / np.maximum(pred[:, t + 1], settings.MIN_WEIGHT)
+            joint = filt[:, t, :, None] * params.transition * ratio[:, None, :]
+            linked = (t >= start)[:, None]
+            xi += np.where(linked[:, :, None], joint, 0.0)
+            smooth = np.where(linked, ksum(joint), smooth)
+        g = np.where((observed[:, t] & (t >= start))[:, None], smooth, 0.0)
+        w0 += g
+        w1 += g * y0[:, t, None]
+        w2 += g * (y0[:, t, None] * y0[:, t, None])
+        first = np.where((t == start)[:, None], smooth, first)
+    mean = np.where(w0 > settings.MIN_WEIGHT, w1 / np.maximum(w0, settings.MIN_WEIGHT), params.mean)
+    var = np.where(
+        w0 > settings.MIN_WEIGHT, w2 / np.maximum(w0, settings.MIN_WEIGHT) - mean * mean, params.sigma**2
+    )
+    sigma = np.sqrt(np.maximum(var, settings.MIN_SIGMA**2))
+    transition = _transition_m_step(np.maximum(xi, settings.MIN_TRANSITION), first)
+    return llf, Params(mean, sigma, transition)
+
+
+def initial_params(y: np.ndarray, n_states: int) -> Params:
+    """A deterministic starting point: state k's sigma is the root mean square of the returns in the
+    k-th band of |r - mean| (quantiles), every mean the overall mean, P sticky (0.95 on the diagonal)."""
+    n = y.shape[0]
+    mean = np.zeros((n, n_states))
+    sigma = np.zeros((n, n_states))
+    for r in range(n):
+        obs = y[r][~np.isnan(y[r])]
+        centre = float(np.mean(obs))
+        dev = np.sort(np.abs(obs - centre))
+        bands = np.array_split(dev, n_states)
+        mean[r] = centre
+        sigma[r] = [max(float(np.sqrt(np.mean(b * b))), settings.MIN_SIGMA) for b in bands]
+    stay = 0.95
+    transition = np.full((n, n_states, n_states), (1.0 - stay) / (n_states - 1))
+    transition[:, np.arange(n_states), np.arange(n_states)] = stay
+    return Params(mean, sigma, transition)
+
+
+def order_by_sigma(params: Params) -> Params:
+    """Renumber states by sigma ascending (stable), permuting the transition matrix alike."""
+    order = np.argsort(params.sigma, axis=1, kind="stable")
+    by_row = np.take_along_axis(params.transition, order[:, :, None], axis=1)
+    transition = np.take_along_axis(by_row, order[:, None, :], axis=2)
+    take = np.take_along_axis
+    return Params(take(params.mean, order, axis=1), take(params.sigma, order, axis=1), transition)
+
+
+def fit(
+    y: np.ndarray,
+    start: np.ndarray,
+    init: Params,
+    tolerance: float = settings.EM_TOLERANCE,
+    max_iterations: int = settings.EM_MAX_ITERATIONS,
+) -> Fit:
+    """Maximum-likelihood fit by EM of each row of y (n, T) from `init`; rows drop out as they converge
+    (|llf_i - llf_{i-1}| <= tolerance * |llf_i|). The returned parameters are the ones whose
+    log-likelihood is reported (the last E-step's), ordered by sigma."""
+    n = y.shape[0]
+    mean, sigma, transition = init.mean.copy(), init.sigma.copy(), init.transition.copy()
+    llf = np.full(n, np.nan)
+    iterations = np.zeros(n, dtype=np.int64)
+    converged = np.zeros(n, dtype=bool)
+    active = np.arange(n)
+    previous = np.full(n, -np.inf)
+    cur = Params(mean[active], sigma[active], transition[active])
+    while active.size:
+        step_llf, new = _e_and_m_step(y[active], cur, start[active])
+        llf[active] = step_llf
+        iterations[active] += 1
+        done = np.abs(step_llf - previous[active]) <= tolerance * np.abs(step_llf)
+        converged[active] = done
+        stop = done | (iterations[active] >= max_iterations)
+        # Stopping rows keep `cur` (the parameters step_llf belongs to); the others move on.
+        mean[active], sigma[active], transition[active] = cur.mean, cur.sigma, cur.transition
+        previous[active] = step_llf
+        keep = ~stop
+        active = active[keep]
+        cur = new.take(np.flatnonzero(keep))
+    n_obs = ((~np.isnan(y)) & (np.arange(y.shape[1])[None, :] >= start[:, None])).sum(axis=1)
+    params = order_by_sigma(Params(mean, sigma, transition))
+    return Fit(params, llf, iterations, converged, n_obs)
+
+
+def n_parameters(n_states: int) -> int:
+    """K means, K variances, K (K - 1) free transition probabilities (statsmodels counts the same)."""
+    return n_states * n_states + n_states
