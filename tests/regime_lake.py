@@ -25,7 +25,9 @@ TRUE_MEAN = np.array([0.0005, -0.001])
 def markov_returns(days: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """`days` returns of the two-state model and the hidden states (chain started in its stationary law)."""
     rng = np.random.default_rng(seed)
-    pi = np.array([TRUE_TRANSITION[1, 0], TRUE_TRANSITION[0, 1]]) / (TRUE_TRANSITION[1, 0] + TRUE_TRANSITION[0, 1])
+    pi = np.array([TRUE_TRANSITION[1, 0], TRUE_TRANSITION[0, 1]]) / (
+        TRUE_TRANSITION[1, 0] + TRUE_TRANSITION[0, 1]
+    )
     states = np.empty(days, dtype=np.int64)
     states[0] = rng.choice(2, p=pi)
     u = rng.random(days)
@@ -53,10 +55,16 @@ def write_daily_series(
             by_month.setdefault(month_of(d), []).append(i)
     for month, idx in by_month.items():
         ix = np.asarray(idx)
-        open_time = np.array(
-            [int(datetime(days[i].year, days[i].month, days[i].day, tzinfo=timezone.utc).timestamp()) for i in idx],
-            dtype=np.int64,
-        ) * 1_000_000
+        open_time = (
+            np.array(
+                [
+                    int(datetime(days[i].year, days[i].month, days[i].day, tzinfo=timezone.utc).timestamp())
+                    for i in idx
+                ],
+                dtype=np.int64,
+            )
+            * 1_000_000
+        )
         close = closes[ix]
         open_ = closes[np.maximum(ix - 1, 0)]
         high, low = np.maximum(open_, close) * 1.001, np.minimum(open_, close) * 0.999
