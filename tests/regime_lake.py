@@ -41,17 +41,23 @@ def month_of(d: date) -> str:
 
 
 def write_daily_series(
-    lake: Path, symbol: str, first_day: date, returns: np.ndarray, skip_days: Sequence[int] = ()
+    lake: Path,
+    symbol: str,
+    first_day: date,
+    returns: np.ndarray,
+    skip_days: Sequence[int] = (),
+    from_month: str = "",
 ) -> None:
     """1d candles from `first_day`, one per return (+1 for the first close), as the loader's monthly
-    Parquet files; `skip_days` (indices) have no candle."""
+    Parquet files; `skip_days` (indices) have no candle; only months >= `from_month` are written (an
+    appended quarter leaves the earlier files as they were)."""
     closes = 100.0 * np.exp(np.concatenate([[0.0], np.cumsum(returns)]))
     days = [first_day + timedelta(days=i) for i in range(closes.size)]
     keep = np.ones(closes.size, dtype=bool)
     keep[list(skip_days)] = False
     by_month: dict[str, list[int]] = {}
     for i, d in enumerate(days):
-        if keep[i]:
+        if keep[i] and month_of(d) >= from_month:
             by_month.setdefault(month_of(d), []).append(i)
     for month, idx in by_month.items():
         ix = np.asarray(idx)
