@@ -3,6 +3,7 @@ I/O, kept here so the models stay a few lines each)."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -28,8 +29,7 @@ def read_series(returns: Any) -> list[Series]:
     change = np.flatnonzero((market[1:] != market[:-1]) | (symbol[1:] != symbol[:-1])) + 1
     bounds = [0, *change.tolist(), days.size]
     return [
-        Series(str(market[a]), str(symbol[a]), days[a:b], values[a:b])
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        Series(str(market[a]), str(symbol[a]), days[a:b], values[a:b]) for a, b in itertools.pairwise(bounds)
     ]
 
 

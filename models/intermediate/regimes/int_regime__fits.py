@@ -9,7 +9,9 @@ from regimes import walkforward, warehouse
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="append")
     n_states, cadence, min_days = walkforward.check_config(
-        dbt.config.get("regime_states"), dbt.config.get("regime_refit_every"), dbt.config.get("regime_min_days")
+        dbt.config.get("regime_states"),
+        dbt.config.get("regime_refit_every"),
+        dbt.config.get("regime_min_days"),
     )
     series = warehouse.read_series(dbt.ref("int_binance__returns_daily"))
     stored = warehouse.read_fits(session.sql(f"select * from {dbt.this}")) if dbt.is_incremental else {}
