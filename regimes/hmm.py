@@ -99,23 +99,15 @@ def _transition_m_step(xi: np.ndarray, first: np.ndarray) -> np.ndarray:
     return transition
 
 
-def log_density(y: np.ndarray, params: Params) -> np.ndarray:
-    """Log normal density of y (n,) under each state (n, K); 0 where y is NaN (no observation)."""
-    z = (y[:, None] - params.mean) / params.sigma
-    out = -0.5 * z * z - np.log(params.sigma) - LOG_SQRT_2PI
-    return np.where(np.isnan(y)[:, None], 0.0, out)
-
-
-def filter_step(prior: np.ndarray, y: np.ndarray, params: Params) -> tuple[np.ndarray, np.ndarray]:
-    """Update a prediction `prior` (n, K) with y (n,): the filtered probabilities and the log of the
-    day's density (0 where y is NaN). Densities are scaled by their largest state's, so an outlier far
-    in every state's tail never underflows to 0/0."""
-    logf = log_density(y, params)
-    top = logf.max(axis=1)
-    dens = np.exp(logf - top[:, None])
-    joint = prior * dens
-    total = ksum(joint)
-    return joint / total[:, None], np.log(total) + top
+def _emissions(y: np.ndarray, params: Params) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled densities (n, C, K) of a block of days y (n, C), and the log scale (n, C) they were divided
+    by (each day's largest state log density), so an outlier far in every state's tail never underflows
+    to 0/0. A NaN day has density 1 in every state (prediction step only)."""
+    z = (y[:, :, None] - params.mean[:, None, :]) / params.sigma[:, None, :]
+    logf = -0.5 * z * z - np.log(params.sigma)[:, None, :] - LOG_SQRT_2PI
+    logf = np.where(np.isnan(y)[:, :, None], 0.0, logf)
+    top = logf.max(axis=2)
+    return np.exp(logf - top[:, :, None]), top
 
 
 def forward(
@@ -131,57 +123,83 @@ def forward(
     `init` (n, K), the filtered probabilities of the day before the row's first step, that step
     predicts from them (an incremental run continuing a stored day). Returns the filtered (n, W, K) and
     predicted (n, W, K) probabilities of the last W = keep_last (default T) steps, and the
-    log-likelihood (n,) of each row's observations.
+    log-likelihood (n,) of each row's observations (summed day by day in order: padding adds exact 0s).
     """
     n, t_len = y.shape
     k = params.n_states
     pi = stationary(params.transition)
     cur = pi.copy() if init is None else init.copy()
-    from_stationary = np.full(n, init is None)
     width = t_len if keep_last is None else keep_last
     filt = np.zeros((n, width, k))
     pred = np.zeros((n, width, k))
-    llf = np.zeros(n)
-    for t in range(t_len):
-        active = t >= start
-        prior = predict(cur, params.transition)
-        prior = np.where((from_stationary & (t == start))[:, None], pi, prior)
-        new, log_day = filter_step(prior, y[:, t], params)
-        cur = np.where(active[:, None], new, cur)
-        llf += np.where(active, log_day, 0.0)
-        w = t - (t_len - width)
-        if w >= 0:
-            filt[:, w] = cur
-            pred[:, w] = np.where(active[:, None], prior, 0.0)
+    log_days = np.zeros((n, t_len))
+    starts_at: dict[int, np.ndarray] = {}
+    if init is None:
+        for t in np.unique(start).tolist():
+            starts_at[t] = np.flatnonzero(start == t)
+    last_start = int(start.max()) if n else 0
+    for c0 in range(0, t_len, settings.EMISSION_BLOCK):
+        c1 = min(c0 + settings.EMISSION_BLOCK, t_len)
+        dens, top = _emissions(y[:, c0:c1], params)
+        totals = np.ones((n, c1 - c0))
+        for t in range(c0, c1):
+            prior = predict(cur, params.transition)
+            rows = starts_at.get(t)
+            if rows is not None:
+                prior[rows] = pi[rows]
+            joint = prior * dens[:, t - c0]
+            total = ksum(joint)
+            new = joint / total[:, None]
+            if t < last_start:
+                active = (t >= start)[:, None]
+                cur = np.where(active, new, cur)
+                total = np.where(active[:, 0], total, 1.0)
+            else:
+                cur = new
+            totals[:, t - c0] = total
+            w = t - (t_len - width)
+            if w >= 0:
+                filt[:, w] = cur
+                pred[:, w] = prior
+        log_days[:, c0:c1] = np.where(np.arange(c0, c1)[None, :] >= start[:, None], np.log(totals) + top, 0.0)
+    llf = np.add.accumulate(log_days, axis=1)[:, -1] if t_len else np.zeros(n)
     return filt, pred, llf
 
 
 def _e_and_m_step(y: np.ndarray, params: Params, start: np.ndarray) -> tuple[np.ndarray, Params]:
-    """Forward filter, Kim smoother, and the M-step from the smoothed probabilities: (llf, new params)."""
+    """Forward filter, Kim smoother, and the M-step from the smoothed probabilities: (llf, new params).
+    Sums over days accumulate in day order (np.add.accumulate), so padding in front changes no bit."""
     n, t_len = y.shape
     k = params.n_states
     filt, pred, llf = forward(y, params, start)
-    observed = ~np.isnan(y)
-    y0 = np.where(observed, y, 0.0)
-    w0 = np.zeros((n, k))
-    w1 = np.zeros((n, k))
-    w2 = np.zeros((n, k))
+    pred = np.maximum(pred, settings.MIN_WEIGHT)
+    steps = np.arange(t_len)[None, :]
+    active = steps >= start[:, None]
+    last_start = int(start.max()) if n else 0
+    gamma = np.zeros((n, t_len, k))
     xi = np.zeros((n, k, k))
     smooth = filt[:, -1].copy()
-    first = np.zeros((n, k))
-    for t in range(t_len - 1, -1, -1):
-        if t < t_len - 1:
-            # Kim smoother: gamma_t(i) = filt_t(i) sum_j P_ij gamma_{t+1}(j) / pred_{t+1}(j).
-            ratio = smooth / np.maximum(pred[:, t + 1], settings.MIN_WEIGHT)
-            joint = filt[:, t, :, None] * params.transition * ratio[:, None, :]
-            linked = (t >= start)[:, None]
-            xi += np.where(linked[:, :, None], joint, 0.0)
+    gamma[:, -1] = smooth
+    transition = params.transition
+    for t in range(t_len - 2, -1, -1):
+        # Kim smoother: gamma_t(i) = filt_t(i) sum_j P_ij gamma_{t+1}(j) / pred_{t+1}(j).
+        ratio = smooth / pred[:, t + 1]
+        joint = filt[:, t, :, None] * transition * ratio[:, None, :]
+        if t < last_start:
+            linked = active[:, t, None]
+            joint = np.where(linked[:, :, None], joint, 0.0)
             smooth = np.where(linked, ksum(joint), smooth)
-        g = np.where((observed[:, t] & (t >= start))[:, None], smooth, 0.0)
-        w0 += g
-        w1 += g * y0[:, t, None]
-        w2 += g * (y0[:, t, None] * y0[:, t, None])
-        first = np.where((t == start)[:, None], smooth, first)
+        else:
+            smooth = ksum(joint)
+        xi += joint
+        gamma[:, t] = smooth
+    observed = (~np.isnan(y)) & active
+    y0 = np.where(observed, y, 0.0)[:, :, None]
+    g = np.where(observed[:, :, None], gamma, 0.0)
+    w0 = np.add.accumulate(g, axis=1)[:, -1]
+    w1 = np.add.accumulate(g * y0, axis=1)[:, -1]
+    w2 = np.add.accumulate(g * (y0 * y0), axis=1)[:, -1]
+    first = gamma[np.arange(n), start]
     mean = np.where(w0 > settings.MIN_WEIGHT, w1 / np.maximum(w0, settings.MIN_WEIGHT), params.mean)
     var = np.where(
         w0 > settings.MIN_WEIGHT, w2 / np.maximum(w0, settings.MIN_WEIGHT) - mean * mean, params.sigma**2

@@ -19,6 +19,9 @@ EM_MAX_ITERATIONS = 5000
 # Fixed-point rounds of the transition M-step (regimes.hmm._transition_m_step).
 TRANSITION_ROUNDS = 4
 
+# Days whose emission densities are computed at once in the filter (bounds the memory of a batch).
+EMISSION_BLOCK = 256
+
 # Floors against a degenerate state (one that collapses onto a few returns has an unbounded likelihood).
 MIN_SIGMA = 1e-6
 MIN_WEIGHT = 1e-12
