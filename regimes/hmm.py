@@ -237,6 +237,23 @@ def order_by_sigma(params: Params) -> Params:
     return Params(take(params.mean, order, axis=1), take(params.sigma, order, axis=1), transition)
 
 
+def _to_vector(params: Params) -> np.ndarray:
+    """Unconstrained coordinates (mean, log sigma, log P) of each row, for the SQUAREM extrapolation."""
+    n = params.mean.shape[0]
+    return np.concatenate(
+        [params.mean, np.log(params.sigma), np.log(params.transition).reshape(n, -1)], axis=1
+    )
+
+
+def _from_vector(u: np.ndarray, k: int) -> Params:
+    n = u.shape[0]
+    log_p = u[:, 2 * k :].reshape(n, k, k)
+    p = np.exp(log_p - log_p.max(axis=2, keepdims=True))
+    p = np.maximum(p / ksum(p)[:, :, None], settings.MIN_TRANSITION)
+    p = p / ksum(p)[:, :, None]
+    return Params(u[:, :k].copy(), np.maximum(np.exp(u[:, k : 2 * k]), settings.MIN_SIGMA), p)
+
+
 def fit(
     y: np.ndarray,
     start: np.ndarray,
@@ -244,30 +261,50 @@ def fit(
     tolerance: float = settings.EM_TOLERANCE,
     max_iterations: int = settings.EM_MAX_ITERATIONS,
 ) -> Fit:
-    """Maximum-likelihood fit by EM of each row of y (n, T) from `init`; rows drop out as they converge
-    (|llf_i - llf_{i-1}| <= tolerance * |llf_i|). The returned parameters are the ones whose
-    log-likelihood is reported (the last E-step's), ordered by sigma."""
+    """Maximum-likelihood fit by EM of each row of y (n, T) from `init`, accelerated by SQUAREM
+    (Varadhan and Roland 2008): two EM steps, an extrapolation along them, one EM step from there,
+    kept only if it does not lower the likelihood (else the plain two steps), so it stays monotone. A
+    row stops when one EM step raises the log-likelihood by at most tolerance x |llf| and returns the
+    parameters that log-likelihood belongs to (ordered by sigma). Every operation is row-wise:
+    a row's result does not depend on the rest of the batch."""
     n = y.shape[0]
+    k = init.n_states
     mean, sigma, transition = init.mean.copy(), init.sigma.copy(), init.transition.copy()
     llf = np.full(n, np.nan)
     iterations = np.zeros(n, dtype=np.int64)
     converged = np.zeros(n, dtype=bool)
     active = np.arange(n)
-    previous = np.full(n, -np.inf)
-    cur = Params(mean[active], sigma[active], transition[active])
+    cur = Params(mean, sigma, transition)
     while active.size:
-        step_llf, new = _e_and_m_step(y[active], cur, start[active])
-        llf[active] = step_llf
-        iterations[active] += 1
-        done = np.abs(step_llf - previous[active]) <= tolerance * np.abs(step_llf)
-        converged[active] = done
+        ya, sa = y[active], start[active]
+        l0, th1 = _e_and_m_step(ya, cur, sa)
+        l1, th2 = _e_and_m_step(ya, th1, sa)
+        iterations[active] += 2
+        done = np.abs(l1 - l0) <= tolerance * np.abs(l1)
         stop = done | (iterations[active] >= max_iterations)
-        # Stopping rows keep `cur` (the parameters step_llf belongs to); the others move on.
-        mean[active], sigma[active], transition[active] = cur.mean, cur.sigma, cur.transition
-        previous[active] = step_llf
-        keep = ~stop
+        # Stopping rows keep th1 (the parameters l1 belongs to).
+        llf[active] = l1
+        converged[active] = done
+        mean[active], sigma[active], transition[active] = th1.mean, th1.sigma, th1.transition
+        keep = np.flatnonzero(~stop)
+        if keep.size == 0:
+            break
+        u0, u1, u2 = (_to_vector(p.take(keep)) for p in (cur, th1, th2))
+        r, v = u1 - u0, u2 - 2.0 * u1 + u0
+        rr, vv = ksum(r * r), ksum(v * v)
+        alpha = -np.sqrt(rr / np.where(vv > 0, vv, 1.0))
+        alpha = np.clip(np.where(vv > 0, alpha, -1.0), settings.SQUAREM_MAX_STEP, -1.0)[:, None]
+        jump = _from_vector(u0 - 2.0 * alpha * r + alpha * alpha * v, k)
+        lj, after_jump = _e_and_m_step(ya[keep], jump, sa[keep])
+        iterations[active[keep]] += 1
+        better = (np.isfinite(lj) & (lj >= l1[keep]))[:, None]
+        plain = th2.take(keep)
+        cur = Params(
+            np.where(better, after_jump.mean, plain.mean),
+            np.where(better, after_jump.sigma, plain.sigma),
+            np.where(better[:, :, None], after_jump.transition, plain.transition),
+        )
         active = active[keep]
-        cur = new.take(np.flatnonzero(keep))
     n_obs = ((~np.isnan(y)) & (np.arange(y.shape[1])[None, :] >= start[:, None])).sum(axis=1)
     params = order_by_sigma(Params(mean, sigma, transition))
     return Fit(params, llf, iterations, converged, n_obs)

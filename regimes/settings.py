@@ -22,6 +22,9 @@ TRANSITION_ROUNDS = 4
 # Days whose emission densities are computed at once in the filter (bounds the memory of a batch).
 EMISSION_BLOCK = 256
 
+# Longest SQUAREM extrapolation step (alpha; -1 is a plain double EM step).
+SQUAREM_MAX_STEP = -64.0
+
 # Floors against a degenerate state (one that collapses onto a few returns has an unbounded likelihood).
 MIN_SIGMA = 1e-6
 MIN_WEIGHT = 1e-12
