@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         fits.setdefault((row["market"], row["symbol"]), []).append(row)
     probabilities = walkforward.filter_series(series, fits, {})
     t2 = time.perf_counter()
+    print(
+        f"full build: {len(fit_rows)} fits in {t1 - t0:.1f} s, {probabilities.num_rows} probability rows in {t2 - t1:.1f} s",
+        flush=True,
+    )
 
     # One more day per series: the stored last day continues, no refit is due.
     last: dict[tuple[str, str], LastDay] = {}
@@ -110,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     added = walkforward.filter_series(longer, fits, last)
     t4 = time.perf_counter()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"incremental +1 day: {t4 - t3:.2f} s, {len(new_fits)} fits, {added.num_rows} rows; peak RSS {peak_mb:.0f} MB",
+        flush=True,
+    )
 
     sm_seconds, sm_fits = statsmodels_seconds(series[: args.sm_series])
     sm_scaled = sm_seconds / max(sm_fits, 1) * len(fit_rows)
