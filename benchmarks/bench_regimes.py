@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--years", type=int, default=5)
     ap.add_argument("--sm-series", type=int, default=2, help="series statsmodels fits (scaled to all)")
     args = ap.parse_args(argv)
-    days = 365 * args.years + 1
+    # Ends 2 days before a quarter end: the incremental day that follows is not a refit day.
+    days = 365 * args.years - 1
     series = generated(args.series, days)
 
     t0 = time.perf_counter()
@@ -94,14 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     # One more day per series: the stored last day continues, no refit is due.
+    # Each series' stored last day (what the incremental model reads back from its table).
+    frame = probabilities.to_pandas()
+    frame = frame[frame["trade_date"] == frame.groupby(["market", "symbol"])["trade_date"].transform("max")]
     last: dict[tuple[str, str], LastDay] = {}
-    table = probabilities.to_pydict()
-    by_key: dict[tuple[str, str, int], dict[int, float]] = {}
-    for m, s, d, k, p, f in zip(*(table[c] for c in walkforward.PROBABILITIES_SCHEMA.names), strict=True):
-        by_key.setdefault((m, s, day_number(d)), {})[k] = (p, f)
-    for (m, s, d), states in by_key.items():
-        if (m, s) not in last or last[(m, s)].day < d:
-            last[(m, s)] = LastDay(d, states[0][1], np.array([states[k][0] for k in sorted(states)]))
+    for (m, s_, d, f), g in frame.sort_values("state").groupby(["market", "symbol", "trade_date", "fit_id"]):
+        last[(m, s_)] = LastDay(day_number(d), f, g["probability"].to_numpy())
     rng = np.random.default_rng(99)
     longer = [
         Series(
