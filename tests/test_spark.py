@@ -53,6 +53,20 @@ MARTS: dict[str, tuple[str, ...]] = {
     "dim_symbols": ("market", "symbol"),
 }
 REL_TOL = 1e-9
+# dbt Python models cannot run on open-source Spark: the regime-probability models are off on that target
+# (docs/scaling.md), so their nodes and tests exist on DuckDB only. (fct_regime_features_daily's
+# vol_state columns are null there; on the session lake, too short for a fit, they are null on DuckDB too.)
+DUCKDB_ONLY_MODELS = (
+    "int_binance__returns_daily",
+    "int_regime__fits",
+    "int_regime__probabilities_daily",
+    "int_regime__states_daily",
+    "fct_regime_model_fits",
+    "fct_regime_model_states",
+    "fct_regime_model_transitions",
+    "fct_regime_probabilities_daily",
+)
+REGIME_OFF_LINE = "regime probabilities: dbt Python models do not run on Spark"
 # As tests/test_dbt_incremental.py: held back, then published (the last klines month of 2023 and April
 # 2026 of every um BTCUSDT dataset); rows before the cutoffs must keep the first build's _built_at.
 ADDED_MONTHS = ("2023-05", "2026-04")
@@ -195,8 +209,11 @@ def test_spark_build_passes_every_node_as_duckdb_does(
     (the warnings included: the same coverage gaps and incomplete derivatives days)."""
     assert_succeeded(spark_full)
     assert built_warehouse.run.success
-    duck = built_warehouse.run.statuses()
+    duck = {
+        n: s for n, s in built_warehouse.run.statuses().items() if not any(m in n for m in DUCKDB_ONLY_MODELS)
+    }
     spark = spark_full.statuses()
+    assert spark_full.output.count(REGIME_OFF_LINE) == 1
     assert set(spark) == set(duck), (
         f"nodes only on Spark {set(spark) - set(duck)}, only on DuckDB {set(duck) - set(spark)}"
     )

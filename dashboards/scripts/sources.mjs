@@ -193,6 +193,34 @@ try {
   );
   await writeJson("regime_runs.json", regimeRuns);
 
+  // --- Regime probabilities (docs/regimes.md): each day's filtered probability per volatility state,
+  // per series, and each series' most likely state on its latest day with one. Optional: a warehouse
+  // built before the model (or a series too short for a fit) has none; the pages say so.
+  has.fct_regime_probabilities_daily =
+    tables.has("fct_regime_probabilities_daily") && featureColumns.has("vol_state");
+  const probabilitySeries = [];
+  let probabilityLatest = [];
+  if (has.fct_regime_probabilities_daily) {
+    probabilityLatest = await rows(`
+      select market, symbol, strftime(trade_date, '%Y-%m-%d') as trade_date, vol_state,
+        round(vol_state_probability, 4) as vol_state_probability,
+        round(turbulent_probability, 4) as turbulent_probability
+      from fct_regime_features_daily
+      where vol_state is not null
+      qualify row_number() over (partition by market, symbol order by trade_date desc) = 1
+      order by market, symbol`);
+    await perSeries(
+      `select market, symbol, strftime(trade_date, '%Y-%m-%d') as trade_date, state, state_name,
+          round(probability, 5) as probability
+       from fct_regime_probabilities_daily order by market, symbol, trade_date, state`,
+      async (market, symbol, batch) => {
+        probabilitySeries.push({ market, symbol });
+        await writeJson(`regime_probabilities/${safeName(market)}/${safeName(symbol)}.json`, columns(batch));
+      }
+    );
+  }
+  await writeJson("regime_probabilities_latest.json", probabilityLatest);
+
   // --- Derivatives: funding (annualized, 7-day mean), open interest, basis ---------------------------
   // The 7-day mean is the warehouse's own (fct_regime_features_daily.funding_rate_7d_annualized), not
   // recomputed here; a warehouse without that column shows the daily funding only.
@@ -284,6 +312,9 @@ try {
       "export const regimeFiles = new Map([",
       ...attachments("regimes", regimeSeries),
       "]);",
+      "export const regimeProbabilityFiles = new Map([",
+      ...attachments("regime_probabilities", probabilitySeries),
+      "]);",
       "export const derivativesFiles = new Map([",
       ...attachments("derivatives", derivativesSeries),
       "]);",
@@ -298,6 +329,7 @@ try {
     has,
     regime_series: regimeSeries,
     derivatives_series: derivativesSeries,
+    probability_series: probabilitySeries,
   });
 
   await rm(OUT, { recursive: true, force: true });

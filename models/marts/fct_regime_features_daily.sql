@@ -41,6 +41,24 @@ leverage_thresholds as (
 
 ),
 
+regime_states as (
+
+    -- Most likely regime-probability state of each day (docs/regimes.md); none on Spark (models off).
+    {%- if target.type != 'spark' %}
+        select * from {{ ref('int_regime__states_daily') }}
+    {%- else %}
+        select
+            cast(null as string) as market,
+            cast(null as string) as symbol,
+            cast(null as date) as trade_date,
+            cast(null as string) as vol_state,
+            cast(null as double) as vol_state_probability,
+            cast(null as double) as turbulent_probability
+        where false
+    {%- endif %}
+
+),
+
 series as (
 
     -- Whole daily history of every series to rebuild (all series on a full build).
@@ -389,6 +407,9 @@ final as (
         leverage_matches.leverage_regime,
         with_derivatives.rsi_avg_gain_14,
         with_derivatives.rsi_avg_loss_14,
+        regime_states.vol_state,
+        regime_states.vol_state_probability,
+        regime_states.turbulent_probability,
         {{ binance_built_at() }} as _built_at
     from with_derivatives
     left join thresholds
@@ -416,6 +437,11 @@ final as (
             and with_derivatives.symbol = leverage_matches.symbol
             and with_derivatives.trade_date = leverage_matches.trade_date
             and leverage_matches.match_rank = 1
+    left join regime_states
+        on
+            with_derivatives.market = regime_states.market
+            and with_derivatives.symbol = regime_states.symbol
+            and with_derivatives.trade_date = regime_states.trade_date
 
 )
 

@@ -1,0 +1,31 @@
+{#- Grain: one row per fit_id (a series and the day it was fitted through): the walk-forward fits of the
+    regime-probability model (docs/regimes.md). The estimates live in int_regime__fits. -#}
+
+with
+
+fits as (
+
+    select * from {{ ref('int_regime__fits') }}
+
+),
+
+final as (
+
+    select
+        fit_id,
+        market,
+        symbol,
+        fitted_through,
+        n_obs,
+        n_states,
+        log_likelihood,
+        aic,
+        bic,
+        iterations,
+        is_converged,
+        model_version
+    from fits
+
+)
+
+select * from final

@@ -1,0 +1,339 @@
+"""Walk-forward schedule of the regime model and the rows the warehouse stores (SPEC "Regime
+probabilities"): which fits are due, fitting them (warm-started from the series' previous fit, so a refit
+takes a few EM iterations and stays deterministic given the lake), and the filtered probabilities of the
+days after each fit, continuing from the stored last day on an incremental run.
+
+Inputs and outputs are plain numpy/pyarrow so the module runs without dbt (tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from regimes import hmm, settings
+
+EPOCH = date(1970, 1, 1)
+
+FITS_SCHEMA = pa.schema(
+    [
+        ("fit_id", pa.string()),
+        ("market", pa.string()),
+        ("symbol", pa.string()),
+        ("fitted_through", pa.date32()),
+        ("n_obs", pa.int64()),
+        ("n_states", pa.int64()),
+        ("log_likelihood", pa.float64()),
+        ("aic", pa.float64()),
+        ("bic", pa.float64()),
+        ("iterations", pa.int64()),
+        ("is_converged", pa.bool_()),
+        ("model_version", pa.string()),
+        ("mean_returns", pa.list_(pa.float64())),
+        ("sigmas", pa.list_(pa.float64())),
+        ("stationary_probabilities", pa.list_(pa.float64())),
+        # Row-major K x K: transitions[i * K + j] = P(state j tomorrow | state i today).
+        ("transitions", pa.list_(pa.float64())),
+    ]
+)
+
+PROBABILITIES_SCHEMA = pa.schema(
+    [
+        ("market", pa.string()),
+        ("symbol", pa.string()),
+        ("trade_date", pa.date32()),
+        ("state", pa.int64()),
+        ("probability", pa.float64()),
+        ("fit_id", pa.string()),
+    ]
+)
+
+
+class RegimeConfigError(ValueError):
+    """A var of the regime model is out of range: one line naming it."""
+
+
+def check_config(n_states: object, cadence: object, min_days: object) -> tuple[int, str, int]:
+    """The vars as (K, cadence, min_days), or RegimeConfigError naming the first bad one."""
+    try:
+        k = int(str(n_states))
+    except ValueError:
+        k = -1
+    if k not in settings.ALLOWED_STATES:
+        raise RegimeConfigError(f'var regime_states "{n_states}" is not 2, 3 or 4')
+    if str(cadence) not in settings.CADENCES:
+        raise RegimeConfigError(f'var regime_refit_every "{cadence}" is not month, quarter or year')
+    text = str(min_days).strip()
+    if not text.isdigit() or int(text) < 2:
+        raise RegimeConfigError(f'var regime_min_days "{min_days}" is not a whole number of days >= 2')
+    return k, str(cadence), int(text)
+
+
+def model_version(n_states: int, cadence: str, min_days: int) -> str:
+    """What a stored fit was made with: a change needs a full refresh (the stored fits would not match)."""
+    return f"{settings.MODEL_VERSION} K={n_states} every={cadence} min_days={min_days}"
+
+
+def day_number(d: date) -> int:
+    return (d - EPOCH).days
+
+
+def from_day_number(n: int) -> date:
+    return EPOCH + timedelta(days=int(n))
+
+
+def period_ends(first: date, last: date, cadence: str) -> list[date]:
+    """Last days of the calendar months / quarters / years that end within [first, last]."""
+    step = {"month": 1, "quarter": 3, "year": 12}[cadence]
+    out: list[date] = []
+    y, m = first.year, first.month
+    # Move to the first period boundary month (months 3, 6, 9, 12 for quarters; 12 for years).
+    while m % step:
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    while True:
+        ny, nm = (y + 1, 1) if m == 12 else (y, m + 1)
+        end = date(ny, nm, 1) - timedelta(days=1)
+        if end > last:
+            return out
+        if end >= first:
+            out.append(end)
+        for _ in range(step):
+            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+
+
+@dataclass
+class Series:
+    """One (market, symbol): its row days (day numbers, ascending) and returns (NaN when null)."""
+
+    market: str
+    symbol: str
+    days: np.ndarray
+    returns: np.ndarray
+    first_return: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        observed = np.flatnonzero(~np.isnan(self.returns))
+        self.first_return = int(self.days[observed[0]]) if observed.size else -1
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.market, self.symbol)
+
+    def grid(self, origin: int, end: int) -> np.ndarray:
+        """Returns on the calendar days origin..end (NaN on a day with no row or a null return)."""
+        out = np.full(end - origin + 1, np.nan)
+        inside = (self.days >= origin) & (self.days <= end)
+        out[self.days[inside] - origin] = self.returns[inside]
+        return out
+
+    def due_fits(self, cadence: str, min_days: int) -> list[int]:
+        """Day numbers of the fits this series' data calls for (SPEC: the last day of each period
+        within its data, once it has min_days non-null returns up to it)."""
+        if self.first_return < 0:
+            return []
+        observed_days = self.days[~np.isnan(self.returns)]
+        ends = period_ends(from_day_number(self.first_return), from_day_number(int(self.days[-1])), cadence)
+        out = []
+        for end in ends:
+            n = day_number(end)
+            if int(np.searchsorted(observed_days, n, side="right")) >= min_days:
+                out.append(n)
+        return out
+
+
+def fit_id(market: str, symbol: str, fitted_through: int) -> str:
+    return f"{market}/{symbol}/{from_day_number(fitted_through).isoformat()}"
+
+
+def _right_aligned(
+    series: list[Series], origins: list[int], end: int | list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Grids of `series` from each origin to `end`, right-aligned in one (n, T) array (NaN padding in
+    front) and each row's first step."""
+    ends = [end] * len(series) if isinstance(end, int) else end
+    lengths = [e - o + 1 for o, e in zip(origins, ends, strict=True)]
+    t_len = max(lengths)
+    y = np.full((len(series), t_len), np.nan)
+    start = np.zeros(len(series), dtype=np.int64)
+    for r, (s, o, e, n) in enumerate(zip(series, origins, ends, lengths, strict=True)):
+        y[r, t_len - n :] = s.grid(o, e)
+        start[r] = t_len - n
+    return y, start
+
+
+def fit_series(
+    series: list[Series],
+    stored: dict[tuple[str, str], list[dict]],
+    n_states: int,
+    cadence: str,
+    min_days: int,
+) -> list[dict]:
+    """The fits due and not yet stored, each warm-started from its series' previous fit (stored or made
+    in this run), made in rounds by fit day so one EM runs over every series due that day."""
+    version = model_version(n_states, cadence, min_days)
+    previous: dict[tuple[str, str], hmm.Params] = {}
+    todo: dict[int, list[Series]] = {}
+    for s in series:
+        done = {day_number(f["fitted_through"]) for f in stored.get(s.key, [])}
+        if stored.get(s.key):
+            last = max(stored[s.key], key=lambda f: f["fitted_through"])
+            previous[s.key] = params_of(last)
+        for n in s.due_fits(cadence, min_days):
+            if n not in done and (not done or n > max(done)):
+                todo.setdefault(n, []).append(s)
+    rows: list[dict] = []
+    for end in sorted(todo):
+        batch = todo[end]
+        y, start = _right_aligned(batch, [s.first_return for s in batch], end)
+        cold = hmm.initial_params(y, n_states)
+        init = hmm.Params(
+            np.stack(
+                [previous[s.key].mean if s.key in previous else cold.mean[r] for r, s in enumerate(batch)]
+            ),
+            np.stack(
+                [previous[s.key].sigma if s.key in previous else cold.sigma[r] for r, s in enumerate(batch)]
+            ),
+            np.stack(
+                [
+                    previous[s.key].transition if s.key in previous else cold.transition[r]
+                    for r, s in enumerate(batch)
+                ]
+            ),
+        )
+        result = hmm.fit(y, start, init)
+        pi = hmm.stationary(result.params.transition)
+        k_params = hmm.n_parameters(n_states)
+        for r, s in enumerate(batch):
+            p = result.params.take(np.array([r]))
+            previous[s.key] = hmm.Params(p.mean[0], p.sigma[0], p.transition[0])
+            llf = float(result.log_likelihood[r])
+            n_obs = int(result.n_obs[r])
+            rows.append(
+                {
+                    "fit_id": fit_id(s.market, s.symbol, end),
+                    "market": s.market,
+                    "symbol": s.symbol,
+                    "fitted_through": from_day_number(end),
+                    "n_obs": n_obs,
+                    "n_states": n_states,
+                    "log_likelihood": llf,
+                    "aic": -2.0 * llf + 2.0 * k_params,
+                    "bic": -2.0 * llf + k_params * float(np.log(n_obs)),
+                    "iterations": int(result.iterations[r]),
+                    "is_converged": bool(result.converged[r]),
+                    "model_version": version,
+                    "mean_returns": p.mean[0].tolist(),
+                    "sigmas": p.sigma[0].tolist(),
+                    "stationary_probabilities": pi[r].tolist(),
+                    "transitions": p.transition[0].reshape(-1).tolist(),
+                }
+            )
+    return rows
+
+
+def params_of(fit: dict) -> hmm.Params:
+    """One stored fit's parameters (unbatched: mean (K,), sigma (K,), transition (K, K))."""
+    k = len(fit["mean_returns"])
+    return hmm.Params(
+        np.asarray(fit["mean_returns"], dtype=np.float64),
+        np.asarray(fit["sigmas"], dtype=np.float64),
+        np.asarray(fit["transitions"], dtype=np.float64).reshape(k, k),
+    )
+
+
+@dataclass(frozen=True)
+class LastDay:
+    """The stored last published day of a series: its day number, fit and filtered probabilities."""
+
+    day: int
+    fit_id: str
+    probabilities: np.ndarray
+
+
+def filter_series(
+    series: list[Series],
+    fits: dict[tuple[str, str], list[dict]],
+    stored: dict[tuple[str, str], LastDay],
+) -> pa.Table:
+    """Filtered probabilities of every row day after the series' first fit and after its stored last
+    day. A day uses the latest fit through an earlier day; days under the fit of the stored last day
+    continue from its probabilities, days under a newer fit run the filter from the first return."""
+    items: list[tuple[Series, dict, int, int, np.ndarray | None, np.ndarray]] = []
+    for s in series:
+        series_fits = sorted(fits.get(s.key, []), key=lambda f: f["fitted_through"])
+        last = stored.get(s.key)
+        for i, f in enumerate(series_fits):
+            lo = day_number(f["fitted_through"])
+            hi = day_number(series_fits[i + 1]["fitted_through"]) if i + 1 < len(series_fits) else None
+            after = lo if last is None else max(lo, last.day)
+            days = s.days[(s.days > after) & (s.days <= hi if hi is not None else True)]
+            if days.size == 0:
+                continue
+            if last is not None and last.day > lo:
+                if last.fit_id != f["fit_id"]:
+                    raise ValueError(
+                        f"{s.market} {s.symbol}: stored probabilities of {from_day_number(last.day)} use fit "
+                        f"{last.fit_id}, not {f['fit_id']}: run `dbt build --full-refresh`"
+                    )
+                items.append((s, f, last.day + 1, int(days[-1]), last.probabilities, days))
+            else:
+                items.append((s, f, s.first_return, int(days[-1]), None, days))
+    columns: dict[str, list] = {name: [] for name in PROBABILITIES_SCHEMA.names}
+    # Rows continuing a stored day and rows starting from the stationary distribution: two batches.
+    for continuing in (False, True):
+        batch = [it for it in items if (it[4] is not None) == continuing]
+        if not batch:
+            continue
+        y, start = _right_aligned([it[0] for it in batch], [it[2] for it in batch], [it[3] for it in batch])
+        params = hmm.Params(
+            np.stack([params_of(it[1]).mean for it in batch]),
+            np.stack([params_of(it[1]).sigma for it in batch]),
+            np.stack([params_of(it[1]).transition for it in batch]),
+        )
+        width = min(max(int(it[3] - it[5][0] + 1) for it in batch), y.shape[1])
+        init = np.stack([it[4] for it in batch]) if continuing else None
+        filt, _, _ = hmm.forward(y, params, start, init=init, keep_last=width)
+        for r, (s, f, _origin, end, _init, days) in enumerate(batch):
+            probs = filt[r, width - 1 - (end - days)]  # (days, K)
+            k = probs.shape[1]
+            columns["market"].append(np.full(probs.size, s.market, dtype=object))
+            columns["symbol"].append(np.full(probs.size, s.symbol, dtype=object))
+            columns["trade_date"].append(np.repeat(days.astype("int32"), k))
+            columns["state"].append(np.tile(np.arange(k, dtype=np.int64), days.size))
+            columns["probability"].append(probs.reshape(-1))
+            columns["fit_id"].append(np.full(probs.size, f["fit_id"], dtype=object))
+    return probabilities_table(columns)
+
+
+def probabilities_table(columns: dict[str, list]) -> pa.Table:
+    """The probability rows as an Arrow table of PROBABILITIES_SCHEMA (empty when there are none)."""
+    arrays = []
+    for name in PROBABILITIES_SCHEMA.names:
+        parts = columns[name]
+        kind = PROBABILITIES_SCHEMA.field(name).type
+        if not parts:
+            arrays.append(pa.array([], kind))
+        elif name == "trade_date":
+            arrays.append(pa.array(np.concatenate(parts), pa.int32()).cast(kind))
+        else:
+            arrays.append(pa.array(np.concatenate(parts), kind))
+    return pa.Table.from_arrays(arrays, schema=PROBABILITIES_SCHEMA)
+
+
+def fits_table(rows: list[dict]) -> pa.Table:
+    """Fit rows as an Arrow table of FITS_SCHEMA (empty when there are none)."""
+    return pa.Table.from_pylist(rows, schema=FITS_SCHEMA)
+
+
+def check_stored_version(stored: dict[tuple[str, str], list[dict]], version: str) -> None:
+    """Stored fits made with other settings (K, cadence, min_days, estimator) cannot be continued."""
+    for fits in stored.values():
+        for f in fits:
+            if f["model_version"] != version:
+                raise RegimeConfigError(
+                    f"stored regime fits were made with {f['model_version']!r}, the vars now give {version!r}: "
+                    "run `dbt build --full-refresh`"
+                )
