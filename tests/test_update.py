@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -209,7 +210,9 @@ def test_second_update_while_one_runs_runs_no_step(setting, receiver: _Receiver)
 
 
 @pytest.mark.slow
-def test_simulated_days_fresh_stale_recovered_and_failed(setting, receiver: _Receiver, tmp_path: Path) -> None:
+def test_simulated_days_fresh_stale_recovered_and_failed(
+    setting, receiver: _Receiver, tmp_path: Path
+) -> None:
     server, env, lake = setting
     db = Path(env["DUCKDB_PATH"])
     day = FIRST_DAY
@@ -273,8 +276,83 @@ def test_simulated_days_fresh_stale_recovered_and_failed(setting, receiver: _Rec
     hist = _update("--history", env=env, timeout=60)
     assert hist.returncode == 0 and len([ln for ln in hist.stdout.splitlines() if "exit" in ln]) == 6
     secret = env["WAREHOUSE_NOTIFY_URLS"].split("://", 1)[1]
-    artifacts = [*runs_dir(lake).iterdir(), *(tmp_path / "target").rglob("*"), *(tmp_path / "logs").rglob("*")]
+    artifacts = [
+        *runs_dir(lake).iterdir(),
+        *(tmp_path / "target").rglob("*"),
+        *(tmp_path / "logs").rglob("*"),
+    ]
     for f in artifacts:
         assert not f.is_file() or secret.encode() not in f.read_bytes(), f
     assert secret not in res.stdout + res.stderr + hist.stdout
     assert "json://***" in res.stdout
+
+
+# --- status --check ----------------------------------------------------------------------------------
+
+
+def test_status_check_exits_1_on_stale_series_or_recent_gaps(setting) -> None:
+    server, env, _lake = setting
+    for day in (FIRST_DAY, FIRST_DAY + timedelta(days=2)):  # BTCUSDT misses the 2nd; ETHUSDT only the 1st
+        _publish(server, day, ("BTCUSDT",))
+    _publish(server, FIRST_DAY, ("ETHUSDT",))
+    load = [sys.executable, "-m", "loaders.binance", "--symbols", "BTCUSDT", "ETHUSDT", "--intervals", "1h"]
+    assert subprocess.run(load, env=env, capture_output=True, timeout=120).returncode == 0
+
+    def status(now: str, *args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "loaders.binance", "status", "--check", *args]
+        return subprocess.run(cmd, env={**env, "WAREHOUSE_NOW": now}, capture_output=True, text=True)
+
+    res = status(_now(FIRST_DAY + timedelta(days=2)))
+    assert res.returncode == 1
+    assert "STALE spot/klines/1h/ETHUSDT: latest 2024-03-01, expected 2024-03-03" in res.stderr
+    assert (
+        "GAPS spot/klines/1h/BTCUSDT: 2024-03-02" in res.stderr
+        and "STALE spot/klines/1h/BTCUSDT" not in res.stderr
+    )
+    # A day later with one more allowed day of lag, and gaps before the 3rd ignored: all good.
+    assert (
+        status(_now(FIRST_DAY + timedelta(days=2)), "--since", "2024-03-03", "--max-lag", "2").returncode == 0
+    )
+    # Before 09:00 UTC the day before yesterday is the one due: ETHUSDT (the 1st) is current at 08:00 on
+    # the 3rd and a day behind at 10:00.
+    assert status("2024-03-03T08:00:00Z", "--since", "2024-03-03", "--max-lag", "0").returncode == 0
+    assert status("2024-03-03T10:00:00Z", "--since", "2024-03-03", "--max-lag", "0").returncode == 1
+
+
+# --- scheduling files --------------------------------------------------------------------------------
+
+DEPLOY = REPO_ROOT / "deploy"
+
+
+def test_schedules_call_exactly_the_update_command() -> None:
+    service = (DEPLOY / "systemd" / "binance-warehouse-update.service").read_text()
+    assert "\nExecStart=/opt/binance-warehouse/.venv/bin/binance-warehouse update\n" in service
+    assert "\nOnFailure=binance-warehouse-update-failed.service\n" in service
+    timer = (DEPLOY / "systemd" / "binance-warehouse-update.timer").read_text()
+    assert "\nOnCalendar=*-*-* 09:15:00 UTC\n" in timer and "\nPersistent=true\n" in timer
+    cron = (DEPLOY / "cron" / "binance-warehouse-update.cron").read_text()
+    assert ".venv/bin/binance-warehouse update >>" in cron
+    workflow = (DEPLOY / "github-actions" / "update.yml").read_text()
+    assert "run: .venv/bin/binance-warehouse update\n" in workflow
+    assert 'cron: "15 9 * * *"' in workflow
+
+
+def test_systemd_units_verify(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    # The units name /opt/binance-warehouse: verify them against a copy of that layout in tmp.
+    bin_dir = tmp_path / "opt" / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for name in ("binance-warehouse", "apprise"):
+        (bin_dir / name).write_text("#!/bin/sh\n")
+        (bin_dir / name).chmod(0o755)
+    units = []
+    for unit in sorted((DEPLOY / "systemd").iterdir()):
+        copy = tmp_path / unit.name
+        copy.write_text(unit.read_text().replace("/opt/binance-warehouse", str(tmp_path / "opt")))
+        units.append(str(copy))
+    res = subprocess.run(
+        [analyze, "verify", "--man=no", *units], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert res.returncode == 0, res.stderr

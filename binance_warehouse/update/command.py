@@ -97,14 +97,18 @@ def _locked(lock: Path, entries, plan, lake: Path, t: datetime, args: argparse.N
     for cmd in plan:
         print(f"== {cmd.name}: {' '.join(cmd.argv[1:4])} ...", flush=True)
         out = steps.run(cmd)
-        record.steps.append(runs.Step(cmd.name, "ok" if out.ok else "failed", round(out.seconds, 3), out.detail))
+        record.steps.append(
+            runs.Step(cmd.name, "ok" if out.ok else "failed", round(out.seconds, 3), out.detail)
+        )
         record.archives_loaded += out.archives
         record.rows_loaded += out.rows
         if not out.ok:
             record.failed_steps.append(cmd.name)
     t0 = time.monotonic()
     checks = freshness.check(lake, entries, t, args.max_lag)
-    record.steps.append(runs.Step("freshness", "ok", round(time.monotonic() - t0, 3), f"{len(checks)} series"))
+    record.steps.append(
+        runs.Step("freshness", "ok", round(time.monotonic() - t0, 3), f"{len(checks)} series")
+    )
     record.series_checked = len(checks)
     record.freshness = [c.as_dict() for c in checks]
     stale = [c for c in checks if c.stale]

@@ -120,12 +120,14 @@ def _entry(path: Path, index: int, table: object) -> Entry:
             raise fail("exclude", f"{s!r} is not a Binance symbol")
     intervals = _list(table.get("intervals", []), "intervals", fail, upper=False)
     if ds.has_interval and not intervals:
-        raise fail("intervals", f"required for {name} (e.g. [\"1d\"])")
+        raise fail("intervals", f'required for {name} (e.g. ["1d"])')
     if not ds.has_interval and intervals:
         raise fail("intervals", f"{name} has no intervals")
     for code in intervals:
         if code not in contract.INTERVAL_SECONDS:
-            raise fail("intervals", f"unknown interval {code!r} (known: {' '.join(contract.INTERVAL_SECONDS)})")
+            raise fail(
+                "intervals", f"unknown interval {code!r} (known: {' '.join(contract.INTERVAL_SECONDS)})"
+            )
         if code in contract.SPOT_ONLY_INTERVALS and market != "spot":
             raise fail("intervals", f"{code} exists only on spot")
     start = table.get("start")

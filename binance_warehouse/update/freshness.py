@@ -1,22 +1,20 @@
-"""Freshness per series (SPEC: "Keeping it current"): each configured series' latest loaded day against
-the day Binance should have published by now. Read from the lake's manifests (what the loader
-recorded), so it costs one small Parquet read per dataset and no network."""
+"""Freshness per configured series (SPEC: "Keeping it current"; the rule itself is
+loaders/binance/freshness.py): each series' latest loaded day against the day Binance should have
+published by now. Read from the lake's manifests (what the loader recorded): one small Parquet read per
+dataset, no network."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from pathlib import Path
 
 from binance_warehouse.update.config import ALL, Entry
 from loaders import contract
+from loaders.binance.freshness import DEFAULT_MAX_LAG, expected_day, lag_days, now
 from loaders.binance.manifest import read_entries
 
-NOW_ENV = "WAREHOUSE_NOW"
-# Binance publishes a day's daily files around 08:30 UTC the next day; after this hour they are due.
-PUBLISH_HOUR_UTC = 9
-DEFAULT_MAX_LAG = 1
+__all__ = ["DEFAULT_MAX_LAG", "Freshness", "check", "expected_day", "latest_days", "now"]
 
 
 @dataclass(frozen=True)
@@ -38,28 +36,6 @@ class Freshness:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-def now(override: str | None = None) -> datetime:
-    """The clock of the freshness rule: WAREHOUSE_NOW (ISO 8601, UTC when no zone) or the real time."""
-    text = override or os.environ.get(NOW_ENV, "").strip()
-    if not text:
-        return datetime.now(timezone.utc)
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{NOW_ENV}={text!r} is not an ISO 8601 time") from None
-    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
-
-
-def expected_day(t: datetime, dataset: str) -> date:
-    """The latest day a series should hold at `t`: yesterday once Binance has published (09:00 UTC),
-    else the day before; monthly-only datasets (fundingRate) through the last complete month."""
-    t = t.astimezone(timezone.utc)
-    day = t.date() - timedelta(days=1 if t.hour >= PUBLISH_HOUR_UTC else 2)
-    if contract.DATASETS[dataset].periods == (contract.MONTHLY,):
-        return t.date().replace(day=1) - timedelta(days=1)
-    return day
 
 
 def latest_days(lake: Path, dataset: str) -> dict[tuple[str, str, str], date]:
@@ -97,7 +73,7 @@ def check(lake: Path, entries: list[Entry], t: datetime, max_lag: int = DEFAULT_
                 symbols = list(entry.symbols)
             for symbol in symbols:
                 latest = days.get((entry.market, interval, symbol))
-                lag = None if latest is None else max((expected - latest).days, 0)
+                lag = None if latest is None else lag_days(latest, expected)
                 f = Freshness(
                     entry.market,
                     entry.dataset,
