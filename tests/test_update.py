@@ -271,6 +271,14 @@ def test_simulated_days_fresh_stale_recovered_and_failed(
     alerts = receiver.take()
     assert len(alerts) == 1 and "FAILED" in alerts[0]["title"] and "load 1" in alerts[0]["message"]
     assert _marts(db) == before
+    # The warehouse exposes the runs recorded before its build, and the freshness of the last one.
+    statuses = query(db, "select status from main.fct_update_runs order by started_at")
+    assert [r["status"] for r in statuses] == ["ok", "ok", "ok", "stale", "ok"]
+    fresh = query(db, "select symbol, is_stale, lag_days from main.fct_series_freshness order by symbol")
+    assert fresh == [
+        {"symbol": "BTCUSDT", "is_stale": False, "lag_days": 0},
+        {"symbol": "ETHUSDT", "is_stale": False, "lag_days": 0},
+    ]
 
     # `--history` prints every run; the alert URL never reaches output, records or dbt's artifacts.
     hist = _update("--history", env=env, timeout=60)
