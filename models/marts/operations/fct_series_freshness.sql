@@ -11,9 +11,12 @@ runs as (
 
 latest_run as (
 
-    select run_id, started_at, freshness
+    select
+        runs.run_id,
+        runs.started_at,
+        runs.freshness
     from runs
-    order by started_at desc
+    order by runs.started_at desc
     limit 1
 
 ),
@@ -37,16 +40,16 @@ checks as (
 final as (
 
     select
-        check_row.market as market,
-        check_row.dataset as dataset,
-        check_row.interval as {{ adapter.quote('interval') }},
-        check_row.symbol as symbol,
-        check_row.latest_day as latest_day,
-        check_row.expected_day as expected_day,
-        check_row.lag_days as lag_days,
-        check_row.stale as is_stale,
-        checked_at,
-        run_id
+        checks.check_row.market,
+        checks.check_row.dataset,
+        checks.check_row.{{ adapter.quote('interval') }},
+        checks.check_row.symbol,
+        checks.check_row.latest_day,
+        checks.check_row.expected_day,
+        checks.check_row.lag_days,
+        checks.check_row.stale as is_stale,
+        checks.checked_at,
+        checks.run_id
     from checks
 
 )

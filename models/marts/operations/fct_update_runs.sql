@@ -11,22 +11,26 @@ runs as (
 final as (
 
     select
-        run_id,
-        started_at,
-        finished_at,
-        cast(date_diff('millisecond', started_at, finished_at) / 1000.0 as double) as duration_seconds,
-        status,
-        exit_code,
-        archives_loaded,
-        rows_loaded,
-        series_checked,
-        cast(len(stale_series) as integer) as stale_series_count,
-        array_to_string(stale_series, ', ') as stale_series,
-        array_to_string(failed_steps, ', ') as failed_steps,
+        runs.run_id,
+        runs.started_at,
+        runs.finished_at,
         cast(
-            list_sum([s.seconds for s in steps if s.name like 'load %']) as double
+            date_diff('millisecond', runs.started_at, runs.finished_at) / 1000.0 as double
+        ) as duration_seconds,
+        runs.status,
+        runs.exit_code,
+        runs.archives_loaded,
+        runs.rows_loaded,
+        runs.series_checked,
+        cast(len(runs.stale_series) as integer) as stale_series_count,
+        array_to_string(runs.stale_series, ', ') as stale_series,
+        array_to_string(runs.failed_steps, ', ') as failed_steps,
+        cast(
+            list_sum([step.seconds for step in runs.steps if step."name" like 'load %']) as double
         ) as load_seconds,
-        cast(list_sum([s.seconds for s in steps if s.name = 'dbt build']) as double) as build_seconds
+        cast(
+            list_sum([step.seconds for step in runs.steps if step."name" = 'dbt build']) as double
+        ) as build_seconds
     from runs
 
 )
