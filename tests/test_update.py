@@ -364,3 +364,14 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
         [analyze, "verify", "--man=no", *units], capture_output=True, text=True, cwd=tmp_path
     )
     assert res.returncode == 0, res.stderr
+
+
+def test_console_script_is_the_update_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """pyproject installs `binance-warehouse` as the same program as `python -m binance_warehouse`."""
+    from binance_warehouse.__main__ import main
+    from binance_warehouse.update.config import tomllib  # tomli on Python 3.10
+
+    scripts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["binance-warehouse"] == "binance_warehouse.__main__:run"
+    assert main(["--help"]) == 0 and "binance-warehouse update" in capsys.readouterr().out
+    assert main(["nonsense"]) == 2
