@@ -206,6 +206,30 @@ def test_second_update_while_one_runs_runs_no_step(setting, receiver: _Receiver)
     assert not receiver.messages
 
 
+@pytest.mark.slow
+def test_update_with_wait_runs_once_the_lock_is_free(setting) -> None:
+    server, env, lake = setting
+    _publish(server, FIRST_DAY)
+    lock = lake / ".update.lock"
+    lake.mkdir()
+    with locks.try_exclusive(lock) as got:
+        assert got
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "binance_warehouse", "update", "--wait"],
+            env={**env, "WAREHOUSE_NOW": _now(FIRST_DAY)},
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=3)
+        assert not server.requests, "an update ran a step while another held the lock"
+    out, _ = proc.communicate(timeout=540)
+    assert proc.returncode == 0, out[-3000:]
+    assert len(_records(lake)) == 1 and server.downloads()
+
+
 # --- simulated days ----------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from binance_warehouse.update import alerts, freshness, runs, steps
-from binance_warehouse.update.config import ConfigError, config_path, load
+from binance_warehouse.update.config import ConfigError, Entry, config_path, load
 from loaders import config as loader_config
 from loaders import locks
 
@@ -88,7 +88,16 @@ def main(argv: list[str] | None = None) -> int:
         return _locked(lock, entries, plan, lake, t, args)
 
 
-def _locked(lock: Path, entries, plan, lake: Path, t: datetime, args: argparse.Namespace) -> int:
+def _locked(
+    lock: Path,
+    entries: list[Entry],
+    plan: list[steps.Command],
+    lake: Path,
+    t: datetime,
+    args: argparse.Namespace,
+) -> int:
+    """The run itself, under the lock: every step even after a failure (a failed load must not keep
+    the others' archives out of the build), then freshness, the record and the alert."""
     started = datetime.now(timezone.utc)
     # The lock file names its holder for whoever finds it taken (the flock itself is what excludes).
     lock.write_text(f"pid {os.getpid()}, started {started:%Y-%m-%d %H:%M:%S} UTC\n")
