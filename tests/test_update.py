@@ -25,6 +25,7 @@ from tests.dbt_helpers import KEY, MARTS, query
 from tests.fixtures.binance_server import BinanceServer
 from tests.fixtures.dbt import process_env, run_dbt
 from tests.fixtures.paths import REPO_ROOT
+from tests.fixtures.postgres import free_port
 from tests.reference import close_enough
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
@@ -228,6 +229,27 @@ def test_update_with_wait_runs_once_the_lock_is_free(setting) -> None:
     out, _ = proc.communicate(timeout=540)
     assert proc.returncode == 0, out[-3000:]
     assert len(_records(lake)) == 1 and server.downloads()
+
+
+@pytest.mark.slow
+def test_postgres_down_fails_the_build_step_records_it_and_alerts(setting, receiver: _Receiver) -> None:
+    server, env, lake = setting
+    _publish(server, FIRST_DAY)
+    down = {
+        "PGHOST": "127.0.0.1",
+        "PGPORT": str(free_port()),  # nothing listens there
+        "PGUSER": "warehouse",
+        "PGPASSWORD": "pg-secret-never-logged",
+        "PGDATABASE": "warehouse",
+    }
+    res = _update(env={**env, **down, "WAREHOUSE_NOW": _now(FIRST_DAY)})
+    assert res.returncode == 1, res.stdout[-3000:]
+    (record,) = _records(lake)
+    assert record["status"] == "failed" and record["failed_steps"] == ["dbt build"]
+    assert record["archives_loaded"] == 2  # the load step succeeded and is recorded as such
+    alerts = receiver.take()
+    assert len(alerts) == 1 and "failed steps: dbt build" in alerts[0]["message"]
+    assert down["PGPASSWORD"] not in res.stdout + res.stderr + json.dumps(record, default=str)
 
 
 # --- simulated days ----------------------------------------------------------------------------------
