@@ -252,6 +252,23 @@ def test_postgres_down_fails_the_build_step_records_it_and_alerts(setting, recei
     assert down["PGPASSWORD"] not in res.stdout + res.stderr + json.dumps(record, default=str)
 
 
+@pytest.mark.slow
+def test_postgres_export_carries_the_operations_marts(setting, postgres_server) -> None:
+    """The post-hook exports fct_update_runs and fct_series_freshness like every mart (their meta
+    names a grain and a date column), once a run record exists."""
+    server, env, _lake = setting
+    _publish(server, FIRST_DAY)
+    pg_env = {**env, **postgres_server.env(), "WAREHOUSE_NOW": _now(FIRST_DAY)}
+    for _ in range(2):  # the second build reads the first run's record
+        res = _update(env=pg_env)
+        assert res.returncode == 0, res.stdout[-3000:]
+    with postgres_server.connect() as con, con.cursor() as cur:
+        cur.execute("select status, archives_loaded from analytics.fct_update_runs")
+        assert cur.fetchall() == [("ok", 2)]
+        cur.execute("select symbol, is_stale from analytics.fct_series_freshness order by symbol")
+        assert cur.fetchall() == [("BTCUSDT", False), ("ETHUSDT", False)]
+
+
 # --- simulated days ----------------------------------------------------------------------------------
 
 

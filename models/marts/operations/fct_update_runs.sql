@@ -14,6 +14,7 @@ final as (
         runs.run_id,
         runs.started_at,
         runs.finished_at,
+        cast(runs.started_at as date) as run_date,
         cast(
             date_diff('millisecond', runs.started_at, runs.finished_at) / 1000.0 as double
         ) as duration_seconds,
