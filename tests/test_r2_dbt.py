@@ -107,7 +107,10 @@ def test_dbt_build_target_r2_matches_the_local_build(
     for table in local_tables:
         n, only_local, only_r2 = differences(built_warehouse.duckdb_path, duckdb_path, table)
         assert (only_local, only_r2) == (0, 0), table
-        assert n > 0 or not table.startswith("fct_"), table
+        # The operations marts read `update` run records, which the session lake has none of.
+        assert (
+            n > 0 or not table.startswith("fct_") or table in ("fct_update_runs", "fct_series_freshness")
+        ), table
 
     secret = s3_server.secret_access_key
     assert secret not in output

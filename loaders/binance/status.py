@@ -206,6 +206,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--market", choices=list(contract.MARKETS), help="only this market")
     p.add_argument("--dataset", choices=list(contract.DATASETS), help="only this dataset")
     p.add_argument("--lake", help=f"lake folder (default: $LAKE_DIR or {config.DEFAULT_LAKE_DIR})")
+    p.add_argument("--check", action="store_true", help="exit 1 when a series is stale or has gaps")
+    p.add_argument("--since", type=date.fromisoformat, metavar="DATE", help="--check: only gaps from DATE on")
+    p.add_argument("--max-lag", type=int, default=1, metavar="DAYS", help="--check: days allowed behind")
     args = p.parse_args(argv)
     lake_dir = config.lake_dir(args.lake)
     try:
@@ -225,4 +228,10 @@ def main(argv: list[str]) -> int:
         print(f"{lake_dir}: no lake files yet (run `python -m loaders.binance --symbols ...`)")
     else:
         print(render(series))
+    if args.check:  # SPEC "Keeping it current": the rule lives in loaders/binance/freshness.py
+        from loaders.binance.freshness import check_problems, now
+
+        problems = check_problems(series, now(), args.since, args.max_lag)
+        print("\n".join(problems) or "check: every series is fresh, no gaps", file=sys.stderr)
+        return 1 if problems else 0
     return 0
