@@ -228,13 +228,20 @@ try {
   let derivativesLatest = [];
   if (has.fct_derivatives_daily) {
     const funding7d = featureColumns.has("funding_rate_7d_annualized")
-      ? "f.funding_rate_7d_annualized"
+      ? "max(funding_rate_7d_annualized)"
       : "null::double";
+    // A features row carries the 7-day funding of its futures market (derivatives_market: a spot
+    // series carries its um perpetual's), so a um series without um candles still has its mean.
+    const futuresMarket = featureColumns.has("derivatives_market") ? "derivatives_market" : "market";
     const perDay = `
       select d.market, d.symbol, d.trade_date, d.funding_rate_annualized,
-        ${funding7d} as funding_7d_annualized, d.open_interest, d.open_interest_value, d.basis
+        f.funding_7d_annualized, d.open_interest, d.open_interest_value, d.basis
       from fct_derivatives_daily as d
-      left join fct_regime_features_daily as f using (market, symbol, trade_date)`;
+      left join (
+        select ${futuresMarket} as market, symbol, trade_date,
+          ${funding7d} as funding_7d_annualized
+        from fct_regime_features_daily group by all
+      ) as f using (market, symbol, trade_date)`;
     derivativesLatest = await rows(`
       select market, symbol, strftime(trade_date, '%Y-%m-%d') as trade_date,
         funding_7d_annualized, open_interest_value, basis
