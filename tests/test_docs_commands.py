@@ -199,12 +199,12 @@ def test_every_documented_command_runs(tmp_path: Path, s3_server: S3Server) -> N
 
 
 # The dashboards' screenshots the README and docs/dashboards.md show: (page, charts drawn, file).
-# Derivatives: funding (with its 7-day mean), open interest and every series' latest 7-day funding; the
-# docs load no indexPriceKlines, so its basis chart is the "no basis for this series" note.
+# Derivatives: funding (with its 7-day mean), open interest, basis (docs/loading.md loads mark and index
+# candles) and every series' latest 7-day funding.
 SCREENSHOTS = (
     ("index.html", 2, "dashboards-overview.png"),
     ("regimes.html", 4, "dashboards-regimes.png"),
-    ("derivatives.html", 3, "dashboards-derivatives.png"),
+    ("derivatives.html", 4, "dashboards-derivatives.png"),
     ("coverage.html", 1, "dashboards-coverage.png"),
 )
 
