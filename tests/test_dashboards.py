@@ -555,3 +555,85 @@ def test_overview_shows_each_series_latest_day(site: Site, page: Browser) -> Non
     assert flagged
     caption = page.evaluate("document.getElementById('overview-caption').innerText")
     assert "⚠" in caption and max(latest.values()) in caption
+
+
+LATEST_STATES_SQL = (
+    "select market, symbol, strftime(trade_date, '%Y-%m-%d'), vol_state, vol_state_probability, "
+    "turbulent_probability from fct_regime_features_daily where vol_state is not null "
+    "qualify row_number() over (partition by market, symbol order by trade_date desc) = 1 order by 1, 2"
+)
+TABLE_CELLS = (
+    "Array.from(document.querySelectorAll('#{id} tbody tr')).map(tr => "
+    "Array.from(tr.querySelectorAll('td')).map(td => td.innerText.trim()))"
+)
+BAND = "document.querySelector('#observablehq-main svg[aria-label^=\"Filtered regime probabilities\"]')"
+
+
+def shown_percent(text: str) -> float:
+    return float(text.rstrip("%").strip())
+
+
+def test_overview_lists_each_series_most_likely_state(site: Site, page: Browser) -> None:
+    """#regime-probabilities-latest: one row per series with probabilities, its latest such day, state
+    and probabilities as in fct_regime_features_daily; with none in the warehouse, the empty state."""
+    latest = built_rows(site, LATEST_STATES_SQL)
+    open_page(page, f"{site.url}/index.html", 1)
+    if not latest:
+        page.wait_until(
+            "!!document.getElementById('regime-probabilities-latest-none')", timeout=PAGE_TIMEOUT_S
+        )
+        assert page.evaluate("document.getElementById('regime-probabilities-latest')") is None
+    else:
+        page.wait_until("!!document.getElementById('regime-probabilities-latest')", timeout=PAGE_TIMEOUT_S)
+        rows = page.evaluate(TABLE_CELLS.format(id="regime-probabilities-latest"))
+        assert len(rows) == len(latest), rows
+        for (market, symbol, day, state, probability, turbulent), cells in zip(latest, rows, strict=True):
+            assert cells[0].split() == [symbol, market] and cells[1:3] == [day, state], cells
+            # Shown as a percentage with one decimal: within half a unit of the last digit.
+            assert abs(shown_percent(cells[3]) - 100 * probability) <= 0.05 + 1e-9, (cells, probability)
+            assert abs(shown_percent(cells[4]) - 100 * turbulent) <= 0.05 + 1e-9, (cells, turbulent)
+        assert page.evaluate("document.getElementById('regime-probabilities-latest-none')") is None
+    assert_clean(page, site.url)
+
+
+def test_regimes_page_draws_the_probability_band(site: Site, page: Browser) -> None:
+    """Each series with probabilities gets the stacked band under its close, one legend entry per state
+    name of fct_regime_probabilities_daily, over the page's date range; a series without any shows
+    #regime-probabilities-none instead."""
+    series = built_rows(site, "select distinct market, symbol from fct_regime_features_daily order by 1, 2")
+    states = {}
+    for market, symbol, names, days in built_rows(
+        site,
+        "select market, symbol, list(distinct state_name order by state_name), count(distinct trade_date) "
+        "from fct_regime_probabilities_daily group by all",
+    ):
+        states[(market, symbol)] = (names, days)
+    assert series
+    for market, symbol in series:
+        open_page(page, f"{site.url}/regimes.html#{market}/{symbol}", 3)
+        page.wait_until(
+            f"document.getElementById('series-title')?.innerText === '{symbol} ({market})'",
+            timeout=PAGE_TIMEOUT_S,
+        )
+        if (market, symbol) not in states:
+            page.wait_until("!!document.getElementById('regime-probabilities-none')", timeout=PAGE_TIMEOUT_S)
+            assert page.evaluate(f"{BAND} === null")
+            continue
+        names, days = states[(market, symbol)]
+        page.wait_until(f"{BAND}?.querySelectorAll('rect').length > 0", timeout=PAGE_TIMEOUT_S)
+        assert page.evaluate(f"{BAND}.getAttribute('aria-label')") == (
+            f"Filtered regime probabilities of {symbol} ({market}), stacked by state"
+        )
+        legend = page.evaluate(
+            f"Array.from({BAND}.closest('figure').querySelectorAll('[class$=\"-swatch\"]')).map(e => e.textContent.trim())"
+        )
+        assert sorted(legend) == sorted(names), legend
+        # One rect per day and state over the whole series (the default range); same x axis as the close.
+        assert page.evaluate(f"{BAND}.querySelectorAll('g[aria-label=rect] rect').length") == days * len(
+            names
+        )
+        ticks = "Array.from({svg}.querySelectorAll('g[aria-label=\"x-axis tick label\"] text')).map(t => t.textContent)"
+        close = "document.querySelector('#observablehq-main svg[aria-label^=\"Daily close\"]')"
+        assert page.evaluate(ticks.format(svg=BAND)) == page.evaluate(ticks.format(svg=close))
+        assert page.evaluate("document.getElementById('regime-probabilities-none')") is None
+    assert_clean(page, site.url)

@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from tests.fixtures.dbt import DBT, DbtRun, process_env, project_args, run_dbt
 from tests.fixtures.paths import REPO_ROOT
 from tests.fixtures.postgres import PostgresServer
 from tests.fixtures.warehouse import LoadedLake
+from tests.regime_lake import finish, markov_returns, write_daily_series
 
 pytestmark = pytest.mark.slow
 
@@ -410,6 +411,120 @@ def test_export_off_without_pghost_writes_nothing(exported: Export) -> None:
     schemas = pg_query(exported.server, "select nspname from pg_namespace where nspname = 'analytics_off'")
     assert schemas == []
     assert {m: table_oid(exported.server, m) for m in MARTS} == oids
+
+
+# The suite's lake has at most five months of daily candles per series, fewer than the year a regime
+# fit needs (var regime_min_days), so its fct_regime_probabilities_daily is empty and not exported: the
+# probabilities' export is checked on a generated daily lake (tests/regime_lake.py) that has a fit.
+REGIME_SCHEMA = "analytics_regimes"
+REGIME_DAYS = 540  # 2022-01-01 .. 2023-06-24: fits at 2023-03-31 (K = 3, regime_min_days = 365)
+REGIME_SERIES = {"SYNAUSDT": 11, "SYNBUSDT": 22}
+REGIME_MART = "fct_regime_probabilities_daily"
+REGIME_GRAIN = ("market", "symbol", "trade_date", "state")
+FEATURE_PROBABILITY_TYPES = {
+    "vol_state": "text",
+    "vol_state_probability": "double precision",
+    "turbulent_probability": "double precision",
+}
+
+
+@pytest.fixture(scope="module")
+def regime_export(postgres_server: PostgresServer, tmp_path_factory) -> Export:
+    """A generated lake with a year and a half of daily candles per series, built with the export on."""
+    root = tmp_path_factory.mktemp("pg_export_regimes")
+    lake = root / "lake"
+    for symbol, seed in REGIME_SERIES.items():
+        returns, _ = markov_returns(REGIME_DAYS, seed)
+        write_daily_series(lake, symbol, date(2022, 1, 1), returns)
+    finish(lake)
+    export = Export(
+        server=postgres_server,
+        lake=LoadedLake(path=lake, archives=[]),
+        duckdb_path=root / "warehouse.duckdb",
+        root=root,
+    )
+    run = export.dbt(
+        "build", "build", "--vars", f"{{daily_source_interval: 1d, export_schema: {REGIME_SCHEMA}}}"
+    )
+    statuses = run.statuses()
+    assert statuses.get(REGIME_MART) == "success", failures(run)
+    assert statuses.get("fct_regime_features_daily") == "success", failures(run)
+    return export
+
+
+def test_regime_probabilities_export_types_and_window(regime_export: Export) -> None:
+    """fct_regime_probabilities_daily reaches Postgres: its own grain as key, contract types, exactly the
+    DuckDB mart's 30-day window; fct_regime_features_daily carries the three probability columns."""
+    export = regime_export
+    names, expected = duck_rows(
+        export.duckdb_path,
+        f"select * from main.{REGIME_MART} where trade_date > (select max(trade_date) from main.{REGIME_MART})"
+        f" - {WINDOW_DAYS} order by market, symbol, trade_date, state",
+    )
+    assert {(r[0], r[1]) for r in expected} == {("spot", s) for s in REGIME_SERIES}, "no probabilities"
+    conn = export.server.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                f"select * from {REGIME_SCHEMA}.{REGIME_MART} order by market, symbol, trade_date, state"
+            )
+            pg_names, actual = [d[0] for d in cur.description], cur.fetchall()
+    finally:
+        conn.close()
+    assert pg_names == names
+    assert_same_rows(actual, expected, REGIME_MART)
+    columns = pg_query(
+        export.server,
+        "select column_name, data_type, is_nullable from information_schema.columns "
+        "where table_schema = %s and table_name = %s order by ordinal_position",
+        (REGIME_SCHEMA, REGIME_MART),
+    )
+    duck_types = dict(
+        duck_rows(export.duckdb_path, f"select column_name, column_type from (describe main.{REGIME_MART})")[
+            1
+        ]
+    )
+    for name, pg_type, nullable in columns:
+        assert pg_type == PG_TYPES[duck_types[name]], f"{REGIME_MART}.{name}: {duck_types[name]} -> {pg_type}"
+        assert (nullable == "NO") == (name in REGIME_GRAIN), name
+    assert {c[0]: c[1] for c in columns}["probability"] == "double precision"
+    constraints = pg_query(
+        export.server,
+        "select pg_get_constraintdef(oid) from pg_constraint where conrelid = %s::regclass",
+        (f"{REGIME_SCHEMA}.{REGIME_MART}",),
+    )
+    assert constraints == [("PRIMARY KEY (market, symbol, trade_date, state)",)]
+    sums = pg_query(
+        export.server,
+        f"select min(s), max(s) from (select sum(probability) as s from {REGIME_SCHEMA}.{REGIME_MART} "
+        "group by market, symbol, trade_date) as days",
+    )[0]
+    assert abs(sums[0] - 1) < 1e-9 and abs(sums[1] - 1) < 1e-9
+
+    names, expected = expected_window(export.duckdb_path, "fct_regime_features_daily")
+    conn = export.server.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                f"select * from {REGIME_SCHEMA}.fct_regime_features_daily order by market, symbol, trade_date"
+            )
+            pg_names, actual = [d[0] for d in cur.description], cur.fetchall()
+    finally:
+        conn.close()
+    assert pg_names == names
+    assert_same_rows(actual, expected, "fct_regime_features_daily")
+    types = dict(
+        (name, pg_type)
+        for name, pg_type, _ in pg_query(
+            export.server,
+            "select column_name, data_type, is_nullable from information_schema.columns "
+            "where table_schema = %s and table_name = 'fct_regime_features_daily'",
+            (REGIME_SCHEMA,),
+        )
+    )
+    assert {c: types.get(c) for c in FEATURE_PROBABILITY_TYPES} == FEATURE_PROBABILITY_TYPES
+    filled = [r for r in expected if r[names.index("vol_state_probability")] is not None]
+    assert len(filled) == len(expected), "window days without a most likely state"
 
 
 def test_password_is_nowhere_in_artifacts_or_logs(exported: Export) -> None:
