@@ -68,9 +68,9 @@
             {{- binance_fail("var regime_refit_every " ~ binance_shown(var('regime_refit_every'))
                 ~ " is not month, quarter or year") -}}
         {%- endif -%}
-        {%- if not binance_whole_number(var('regime_min_days'), 2) -%}
+        {%- if not binance_whole_number(var('regime_min_days'), 2, 36600) -%}
             {{- binance_fail("var regime_min_days " ~ binance_shown(var('regime_min_days'))
-                ~ " is not a whole number of days >= 2") -}}
+                ~ " is not a whole number of days from 2 to 36600") -}}
         {%- endif -%}
         {%- set root = binance_lake_root_raw() -%}
         {%- if "'" in root or '\\' in root -%}
