@@ -6,7 +6,7 @@ walk-forward fits, then the filtered probabilities), in this process:
 
 1. full build: every quarterly fit of every series (K=3, min 365 days) and every probability;
 2. the same fits from scratch with statsmodels' MarkovRegression (what the models would cost without the
-   batched, warm-started estimator), timed on `--sm-series` series and scaled to all (said in the output);
+   compiled, warm-started estimator), timed on `--sm-series` series and scaled to all (said in the output);
 3. incremental: one more day for every series, no refit due (the stored last day continues);
 4. peak RSS of this process (resource.getrusage), the fits' upper bound on the dbt process's extra memory.
 
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         "statsmodels_fits_timed": sm_fits,
         "statsmodels_s_per_fit": round(sm_seconds / max(sm_fits, 1), 2),
         "statsmodels_all_fits_s_scaled": round(sm_scaled, 1),
-        "ratio_to_statsmodels": round(full / sm_scaled, 3) if sm_scaled else None,
+        "ratio_to_statsmodels": round(full / sm_scaled, 4) if sm_scaled else None,
         "incremental_one_day_s": round(t4 - t3, 2),
         "incremental_new_fits": len(new_fits),
         "incremental_rows": added.num_rows,

@@ -1,11 +1,11 @@
 """Gaussian Markov-switching model of returns: EM (Baum-Welch) estimator and Hamilton filter.
 
-Every function works on a batch of series at once (arrays of shape (n, ...)), stepping through time in
-Python with numpy operations across the batch: one series' arithmetic is elementwise in its own row, and
-every sum over states or days is written out in a fixed order, so a series gives the same bits whatever
-else is in its batch (full build == incremental build). Observations sit on a calendar-day grid; a NaN
-(no row, or a null return after a gap) is a day with no observation: the prediction step only.
-"""
+The estimator (fit) runs each series alone through the compiled EM of regimes.kernels, so a series'
+fit is the same bits whatever else is in its batch (full build == incremental build). The filter
+(forward) works on a batch at once, stepping through time with numpy operations across the batch: one
+series' arithmetic is elementwise in its own row and every sum over states or days is written out in a
+fixed order, so it is batch-independent too. Observations sit on a calendar-day grid; a NaN (no row, or
+a null return after a gap) is a day with no observation: the prediction step only."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from regimes import settings
+from regimes import kernels, settings
 
 LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -70,33 +70,6 @@ def stationary(transition: np.ndarray) -> np.ndarray:
     b[:, -1, 0] = 1.0
     pi = np.clip(np.linalg.solve(a, b)[..., 0], 0.0, None)
     return pi / ksum(pi)[:, None]
-
-
-def _transition_m_step(xi: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """The M-step for P with the stationary initial distribution: maximise
-    sum_ij xi_ij log P_ij + sum_k first_k log pi_k(P) over row-stochastic P. Its conditions
-    xi_ij / P_ij + g_ij = lambda_i, with g_ij = pi_i (Z (first / pi))_j and Z = (I - P + 1 pi)^-1 the
-    fundamental matrix (the derivative of pi), are solved by a few fixed-point rounds from the usual
-    estimate xi / row sums (g is O(1) against counts O(T), so they converge fast). Without this term EM
-    stops ~1e-6 (relative) short of the maximum likelihood statsmodels finds."""
-    k = xi.shape[1]
-    transition = xi / ksum(xi)[:, :, None]
-    for _ in range(settings.TRANSITION_ROUNDS):
-        pi = np.maximum(stationary(transition), settings.MIN_WEIGHT)
-        z = np.linalg.inv(np.eye(k)[None] - transition + pi[:, None, :])
-        v = ksum(z * (first / pi)[:, None, :])
-        g = pi[:, :, None] * v[:, None, :]
-        lam = ksum(xi) + ksum(g * transition)
-        for _ in range(settings.TRANSITION_ROUNDS):
-            # Newton on sum_j xi_ij / (lambda_i - g_ij) = 1, kept above max_j g_ij.
-            gap = np.maximum(lam[:, :, None] - g, settings.MIN_WEIGHT)
-            h = ksum(xi / gap) - 1.0
-            dh = -ksum(xi / (gap * gap))
-            lam = np.maximum(lam - h / dh, g.max(axis=2) + settings.MIN_WEIGHT)
-        transition = xi / np.maximum(lam[:, :, None] - g, settings.MIN_WEIGHT)
-        transition = np.maximum(transition / ksum(transition)[:, :, None], settings.MIN_TRANSITION)
-        transition = transition / ksum(transition)[:, :, None]
-    return transition
 
 
 def _emissions(y: np.ndarray, params: Params) -> tuple[np.ndarray, np.ndarray]:
@@ -166,49 +139,6 @@ def forward(
     return filt, pred, llf
 
 
-def _e_and_m_step(y: np.ndarray, params: Params, start: np.ndarray) -> tuple[np.ndarray, Params]:
-    """Forward filter, Kim smoother, and the M-step from the smoothed probabilities: (llf, new params).
-    Sums over days accumulate in day order (np.add.accumulate), so padding in front changes no bit."""
-    n, t_len = y.shape
-    k = params.n_states
-    filt, pred, llf = forward(y, params, start)
-    pred = np.maximum(pred, settings.MIN_WEIGHT)
-    steps = np.arange(t_len)[None, :]
-    active = steps >= start[:, None]
-    last_start = int(start.max()) if n else 0
-    gamma = np.zeros((n, t_len, k))
-    xi = np.zeros((n, k, k))
-    smooth = filt[:, -1].copy()
-    gamma[:, -1] = smooth
-    transition = params.transition
-    for t in range(t_len - 2, -1, -1):
-        # Kim smoother: gamma_t(i) = filt_t(i) sum_j P_ij gamma_{t+1}(j) / pred_{t+1}(j).
-        ratio = smooth / pred[:, t + 1]
-        joint = filt[:, t, :, None] * transition * ratio[:, None, :]
-        if t < last_start:
-            linked = active[:, t, None]
-            joint = np.where(linked[:, :, None], joint, 0.0)
-            smooth = np.where(linked, ksum(joint), smooth)
-        else:
-            smooth = ksum(joint)
-        xi += joint
-        gamma[:, t] = smooth
-    observed = (~np.isnan(y)) & active
-    y0 = np.where(observed, y, 0.0)[:, :, None]
-    g = np.where(observed[:, :, None], gamma, 0.0)
-    w0 = np.add.accumulate(g, axis=1)[:, -1]
-    w1 = np.add.accumulate(g * y0, axis=1)[:, -1]
-    w2 = np.add.accumulate(g * (y0 * y0), axis=1)[:, -1]
-    first = gamma[np.arange(n), start]
-    mean = np.where(w0 > settings.MIN_WEIGHT, w1 / np.maximum(w0, settings.MIN_WEIGHT), params.mean)
-    var = np.where(
-        w0 > settings.MIN_WEIGHT, w2 / np.maximum(w0, settings.MIN_WEIGHT) - mean * mean, params.sigma**2
-    )
-    sigma = np.sqrt(np.maximum(var, settings.MIN_SIGMA**2))
-    transition = _transition_m_step(np.maximum(xi, settings.MIN_TRANSITION), first)
-    return llf, Params(mean, sigma, transition)
-
-
 def initial_params(y: np.ndarray, n_states: int) -> Params:
     """A deterministic starting point: state k's sigma is the root mean square of the returns in the
     k-th band of |r - mean| (quantiles), every mean the overall mean, P sticky (0.95 on the diagonal)."""
@@ -237,23 +167,6 @@ def order_by_sigma(params: Params) -> Params:
     return Params(take(params.mean, order, axis=1), take(params.sigma, order, axis=1), transition)
 
 
-def _to_vector(params: Params) -> np.ndarray:
-    """Unconstrained coordinates (mean, log sigma, log P) of each row, for the SQUAREM extrapolation."""
-    n = params.mean.shape[0]
-    return np.concatenate(
-        [params.mean, np.log(params.sigma), np.log(params.transition).reshape(n, -1)], axis=1
-    )
-
-
-def _from_vector(u: np.ndarray, k: int) -> Params:
-    n = u.shape[0]
-    log_p = u[:, 2 * k :].reshape(n, k, k)
-    p = np.exp(log_p - log_p.max(axis=2, keepdims=True))
-    p = np.maximum(p / ksum(p)[:, :, None], settings.MIN_TRANSITION)
-    p = p / ksum(p)[:, :, None]
-    return Params(u[:, :k].copy(), np.maximum(np.exp(u[:, k : 2 * k]), settings.MIN_SIGMA), p)
-
-
 def fit(
     y: np.ndarray,
     start: np.ndarray,
@@ -265,46 +178,26 @@ def fit(
     (Varadhan and Roland 2008): two EM steps, an extrapolation along them, one EM step from there,
     kept only if it does not lower the likelihood (else the plain two steps), so it stays monotone. A
     row stops when one EM step raises the log-likelihood by at most tolerance x |llf| and returns the
-    parameters that log-likelihood belongs to (ordered by sigma). Every operation is row-wise:
-    a row's result does not depend on the rest of the batch."""
+    parameters that log-likelihood belongs to (ordered by sigma). Each row runs alone through the
+    compiled EM (regimes.kernels.fit_one) on its days from start[r]: no row waits for another, and a
+    row's result cannot depend on the rest of the batch."""
     n = y.shape[0]
-    k = init.n_states
     mean, sigma, transition = init.mean.copy(), init.sigma.copy(), init.transition.copy()
     llf = np.full(n, np.nan)
     iterations = np.zeros(n, dtype=np.int64)
     converged = np.zeros(n, dtype=bool)
-    active = np.arange(n)
-    cur = Params(mean, sigma, transition)
-    while active.size:
-        ya, sa = y[active], start[active]
-        l0, th1 = _e_and_m_step(ya, cur, sa)
-        l1, th2 = _e_and_m_step(ya, th1, sa)
-        iterations[active] += 2
-        done = np.abs(l1 - l0) <= tolerance * np.abs(l1)
-        stop = done | (iterations[active] >= max_iterations)
-        # Stopping rows keep th1 (the parameters l1 belongs to).
-        llf[active] = l1
-        converged[active] = done
-        mean[active], sigma[active], transition[active] = th1.mean, th1.sigma, th1.transition
-        keep = np.flatnonzero(~stop)
-        if keep.size == 0:
-            break
-        u0, u1, u2 = (_to_vector(p.take(keep)) for p in (cur, th1, th2))
-        r, v = u1 - u0, u2 - 2.0 * u1 + u0
-        rr, vv = ksum(r * r), ksum(v * v)
-        alpha = -np.sqrt(rr / np.where(vv > 0, vv, 1.0))
-        alpha = np.clip(np.where(vv > 0, alpha, -1.0), settings.SQUAREM_MAX_STEP, -1.0)[:, None]
-        jump = _from_vector(u0 - 2.0 * alpha * r + alpha * alpha * v, k)
-        lj, after_jump = _e_and_m_step(ya[keep], jump, sa[keep])
-        iterations[active[keep]] += 1
-        better = (np.isfinite(lj) & (lj >= l1[keep]))[:, None]
-        plain = th2.take(keep)
-        cur = Params(
-            np.where(better, after_jump.mean, plain.mean),
-            np.where(better, after_jump.sigma, plain.sigma),
-            np.where(better[:, :, None], after_jump.transition, plain.transition),
+    for r in range(n):
+        row = np.ascontiguousarray(y[r, int(start[r]) :], dtype=np.float64)
+        m, s, p, ll, it, done = kernels.fit_one(
+            row,
+            np.ascontiguousarray(init.mean[r], dtype=np.float64),
+            np.ascontiguousarray(init.sigma[r], dtype=np.float64),
+            np.ascontiguousarray(init.transition[r], dtype=np.float64),
+            float(tolerance),
+            int(max_iterations),
         )
-        active = active[keep]
+        mean[r], sigma[r], transition[r] = m, s, p
+        llf[r], iterations[r], converged[r] = ll, it, done
     n_obs = ((~np.isnan(y)) & (np.arange(y.shape[1])[None, :] >= start[:, None])).sum(axis=1)
     params = order_by_sigma(Params(mean, sigma, transition))
     return Fit(params, llf, iterations, converged, n_obs)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Bump when the estimator or the filter changes what they compute: stored fits then need a full refresh.
-MODEL_VERSION = "gaussian-msm-em/1"
+MODEL_VERSION = "gaussian-msm-em/2"
 
 ALLOWED_STATES = (2, 3, 4)
 CADENCES = ("month", "quarter", "year")
