@@ -8,7 +8,6 @@ import csv
 import os
 import subprocess
 import sys
-import time
 import warnings
 from datetime import date
 
@@ -129,11 +128,9 @@ def test_a_series_gives_the_same_bits_alone_or_in_a_batch() -> None:
     assert together.params.sigma[1].tobytes() == b_alone.params.sigma[0].tobytes()
 
 
-def test_quarterly_refits_of_20_series_take_seconds() -> None:
-    """Issue 24's build-time goal, scaled down: every quarterly K=3 fit of 20 series x 3 years (180 fits;
-    the batched numpy estimator took 251 s here, the compiled one a few seconds). The bound leaves 20x for
-    a loaded machine; the kernels' compilation is outside it (warmed up first)."""
-    project_fit(markov_returns(50, 3)[0], 3)
+def test_quarterly_refits_of_20_series_all_converge() -> None:
+    """Every quarterly K=3 fit of 20 series x 3 years (180 fits) converges; how long they take is
+    benchmarks/bench_regimes.py's (a benchmark, not a timed test)."""
     first = walkforward.day_number(date(2021, 1, 1))
     days = 3 * 365
     series = [
@@ -142,12 +139,9 @@ def test_quarterly_refits_of_20_series_take_seconds() -> None:
         )
         for i in range(20)
     ]
-    started = time.perf_counter()
     rows = walkforward.fit_series(series, {}, 3, "quarter", 365)
-    elapsed = time.perf_counter() - started
     assert len(rows) == 20 * 9
     assert all(r["is_converged"] for r in rows)
-    assert elapsed < 30.0, elapsed
 
 
 def test_fit_bits_equal_freshly_compiled_and_cached(tmp_path) -> None:
