@@ -461,6 +461,8 @@ def test_dbt_source_reads_the_bucket_the_mirror_writes(
         "r2",
         "--resource-type",
         "source",
+        "--select",
+        "source:binance",
         "--output",
         "json",
         "--output-keys",

@@ -40,7 +40,8 @@ start = "2024-03-01"
 
 def _update(*args: str, env: dict[str, str], timeout: float = 540) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "binance_warehouse", "update", *args],
+        # The checkout's dashboards (installed or not) are left alone: test_dashboards.py owns them.
+        [sys.executable, "-m", "binance_warehouse", "update", *args, "--no-dashboards"],
         env=env,
         cwd=REPO_ROOT,
         capture_output=True,
@@ -438,3 +439,14 @@ def test_console_script_is_the_update_command(capsys: pytest.CaptureFixture[str]
     assert scripts["binance-warehouse"] == "binance_warehouse.__main__:run"
     assert main(["--help"]) == 0 and "binance-warehouse update" in capsys.readouterr().out
     assert main(["nonsense"]) == 2
+
+
+def test_dashboards_steps_run_when_installed_unless_turned_off(tmp_path: Path) -> None:
+    from binance_warehouse.update import steps
+
+    (tmp_path / "dashboards" / "node_modules").mkdir(parents=True)
+    names = [c.name for c in steps.plan([], project_dir=tmp_path)]
+    assert names == ["dbt build", "dashboards data", "dashboards site"]
+    assert [c.name for c in steps.plan([], project_dir=tmp_path, dashboards=False)] == ["dbt build"]
+    (tmp_path / "dashboards" / "node_modules").rmdir()
+    assert [c.name for c in steps.plan([], project_dir=tmp_path)] == ["dbt build"]

@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", action="store_true", help="print the recorded runs and exit")
     p.add_argument("--notify-always", action="store_true", help="alert on a healthy run too")
     p.add_argument(
+        "--no-dashboards",
+        action="store_true",
+        help="leave the dashboards alone (by default their data and site are refreshed when installed)",
+    )
+    p.add_argument(
         "--max-lag",
         type=int,
         default=freshness.DEFAULT_MAX_LAG,
@@ -68,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    plan = steps.plan(entries)
+    plan = steps.plan(entries, dashboards=not args.no_dashboards)
     if args.dry_run:
         for cmd in plan:
             print(f"would run ({cmd.name}): {' '.join(cmd.argv)}")

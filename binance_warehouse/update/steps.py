@@ -41,8 +41,9 @@ def _dbt() -> str:
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
-def plan(entries: list[Entry], project_dir: Path = PROJECT_DIR) -> list[Command]:
-    """Every command of a run, in order (--dry-run prints them)."""
+def plan(entries: list[Entry], project_dir: Path = PROJECT_DIR, dashboards: bool = True) -> list[Command]:
+    """Every command of a run, in order (--dry-run prints them); the dashboards' steps when they are
+    installed (dashboards/node_modules) and not turned off."""
     cmds = [
         Command(f"load {e.index}", [sys.executable, "-m", "loaders.binance", *e.loader_args(), "--quiet"])
         for e in entries
@@ -54,11 +55,11 @@ def plan(entries: list[Entry], project_dir: Path = PROJECT_DIR) -> list[Command]
             project_dir,
         )
     )
-    dashboards = project_dir / "dashboards"
-    if (dashboards / "node_modules").is_dir():
+    site = project_dir / "dashboards"
+    if dashboards and (site / "node_modules").is_dir():
         npm = shutil.which("npm") or "npm"
-        cmds.append(Command("dashboards data", [npm, "--prefix", str(dashboards), "run", "sources"]))
-        cmds.append(Command("dashboards site", [npm, "--prefix", str(dashboards), "run", "build"]))
+        cmds.append(Command("dashboards data", [npm, "--prefix", str(site), "run", "sources"]))
+        cmds.append(Command("dashboards site", [npm, "--prefix", str(site), "run", "build"]))
     return cmds
 
 

@@ -81,7 +81,8 @@ class ManifestError(RuntimeError):
 
 
 # Old klines manifests have no `dataset` column; every other column must be there.
-_OPTIONAL = {"dataset"}
+# Columns older manifests lack: dataset (klines-only manifests), file_size (recorded since 2026-12).
+_OPTIONAL = {"dataset", "file_size"}
 REBUILD_COMMAND = "python -m loaders.binance rebuild-manifest"
 
 
