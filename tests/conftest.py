@@ -2,7 +2,7 @@
 module under tests/fixtures/ and is registered here."""
 
 pytest_plugins = [
-    "tests.fixtures.binance_server",
+    "tests.fixtures.binance_fixtures",
     "tests.fixtures.s3",
     "tests.fixtures.postgres",
     "tests.fixtures.warehouse",

@@ -118,3 +118,24 @@ def test_help_says_what_it_serves() -> None:
     ).stdout
     for word in ("fundingRate", "metrics", "markPriceKlines", "aggTrades", "BTCUSDT", "ETHUSDT", "--real"):
         assert word in out
+
+
+def test_demo_server_runs_without_pytest() -> None:
+    """`bash scripts/setup.sh` installs no dev extra, so the README's offline block runs the demo server
+    where pytest is absent: the server module must not need it."""
+    block_pytest = (
+        "import runpy, sys\n"
+        "class NoPytest:\n"
+        "    @staticmethod\n"
+        "    def find_spec(name, *args):\n"
+        "        if name.split('.')[0] in ('pytest', '_pytest'):\n"
+        "            raise ImportError('pytest is not installed')\n"
+        "sys.meta_path.insert(0, NoPytest)\n"
+        "sys.argv = ['binance_server', '--help']\n"
+        "runpy.run_module('tests.fixtures.binance_server', run_name='__main__')\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", block_pytest], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 0, res.stderr
+    assert "fundingRate" in res.stdout
