@@ -60,7 +60,6 @@ DUCKDB_ONLY_MODELS = (
     "int_binance__returns_daily",
     "int_regime__fits",
     "int_regime__probabilities_daily",
-    "int_regime__states_daily",
     "fct_regime_model_fits",
     "fct_regime_model_states",
     "fct_regime_model_transitions",

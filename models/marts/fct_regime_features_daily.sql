@@ -43,19 +43,8 @@ leverage_thresholds as (
 
 regime_states as (
 
-    -- Most likely regime-probability state of each day (docs/regimes.md); none on Spark (models off).
-    {%- if target.type != 'spark' %}
-        select * from {{ ref('int_regime__states_daily') }}
-    {%- else %}
-        select
-            cast(null as string) as market,
-            cast(null as string) as symbol,
-            cast(null as date) as trade_date,
-            cast(null as string) as vol_state,
-            cast(null as double) as vol_state_probability,
-            cast(null as double) as turbulent_probability
-        where false
-    {%- endif %}
+    -- Most likely regime-probability state of each day (docs/regimes.md); no rows on Spark (models off).
+    select * from {{ ref('int_regime__states_daily') }}
 
 ),
 
