@@ -94,8 +94,9 @@
     {#- on-run-start: the regime-probability models are dbt Python models; dbt-spark cannot run those on
         open-source Spark (dbt-spark issue 415), so they are disabled on that target: one line says so. -#}
     {%- if execute and target.type == 'spark' -%}
-        {{- log("regime probabilities: dbt Python models do not run on Spark, so int_regime__*, "
-            ~ "fct_regime_model_* and fct_regime_probabilities_daily are off on this target and "
+        {{- log("regime probabilities: dbt Python models do not run on Spark, so int_regime__fits, "
+            ~ "int_regime__probabilities_daily, fct_regime_model_* and fct_regime_probabilities_daily are "
+            ~ "off on this target (int_regime__states_daily has no rows) and "
             ~ "fct_regime_features_daily's vol_state columns are null (docs/scaling.md)", info=true) -}}
     {%- endif -%}
     select 1
