@@ -50,7 +50,7 @@ WINDOW_DAYS = 30
 EXTRA_DAYS = 10  # history older than the window, so the window filter does real work
 LOG_LINE = re.compile(r"export_to_postgres: wrote (\d+) rows to Postgres \S+ in ([0-9.]+)s")
 
-# A synthetic mart with fct_ohlcv_daily's columns and types (SPEC: marts).
+# A synthetic mart with fct_ohlcv_daily's columns and types (docs/features.md).
 MART_SQL = """
 select
     'spot' as market,

@@ -20,7 +20,7 @@ FEATURES_TABLE = "fct_regime_features_daily"
 DERIVATIVES_TABLE = "fct_derivatives_daily"
 COVERAGE_TABLE = "fct_coverage_daily"
 SYMBOLS_TABLE = "dim_symbols"
-# Added by the regime-probability model (SPEC: "Regime probabilities"); optional, detected per call.
+# Added by the regime-probability model (docs/regimes.md); optional, detected per call.
 PROBABILITIES_TABLE = "fct_regime_probabilities_daily"
 
 # regimes(): the regime columns of fct_regime_features_daily, and the ones the probability model adds

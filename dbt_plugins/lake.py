@@ -5,7 +5,7 @@
    whoever opens the file later (a BI tool, a notebook elsewhere). Jinja cannot read the working
    directory, and `$PWD` is wrong whenever a parent process changed directory without a shell, so
    every cursor gets `getvariable('binance_cwd')`, which macro `binance_lake_root()` reads.
-2. The readers lock (SPEC: failure and concurrency contract). `binance_lake_lease('acquire' |
+2. The readers lock (docs/failure-contract.md, "Locks"). `binance_lake_lease('acquire' |
    'release', lake_root)` is a SQL function the on-run-start / on-run-end hooks call: a build holds
    a shared lock on `{lake}/binance/.readers.lock` while it runs, and a loader swaps monthly files in
    for daily ones only while it holds that lock exclusively. A killed build's lock dies with it.

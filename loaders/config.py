@@ -1,8 +1,8 @@
 """Settings and tuning constants shared by every loader: environment variables and their defaults, HTTP
 and R2 behaviour. The lake layout, datasets and intervals live in loaders/lake.py.
 
-Configuration comes from environment variables with working local defaults (SPEC: "What users
-type"); a CLI flag, where there is one, wins over the variable.
+Configuration comes from environment variables with working local defaults (docs/architecture.md,
+"Environment variables"); a CLI flag, where there is one, wins over the variable.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 One definition of the datasets, markets, interval codes, partition layout and column schemas. The
 loader imports it; `tests/test_lake_contract.py` checks that the dbt sources (their globs), the
-interval seed and every `accepted_values` list in the dbt project agree with it (SPEC: "The lake",
-"Datasets besides klines").
+interval seed and every `accepted_values` list in the dbt project agree with it (docs/lake.md, "Partitions",
+"Datasets").
 
 Layout: `{lake}/binance/{dataset}/market={m}/[interval={i}/]symbol={s}/month={YYYY-MM}/{stem}.parquet`,
 one Parquet file per source archive; the manifest of each dataset is `{lake}/binance/manifest/{dataset}.parquet`.
@@ -315,7 +315,7 @@ def manifest_lock_path(lake: Path) -> Path:
 
 def readers_lock_path(lake: Path) -> Path:
     """Held (shared) by every `dbt build` reading the lake, from on-run-start to on-run-end; a loader
-    deletes lake files only when it can take it exclusively (SPEC: failure and concurrency contract)."""
+    deletes lake files only when it can take it exclusively (docs/failure-contract.md, "Locks")."""
     return lake / "binance" / ".readers.lock"
 
 
@@ -335,7 +335,7 @@ def temp_owner(path: Path) -> int | None:
 
 
 # --- plausibility ------------------------------------------------------------------------------------
-# SPEC "Failure and concurrency contract" (Plausibility): what a lake row may hold, per dataset. The
+# docs/failure-contract.md, "Plausibility": what a lake row may hold, per dataset. The
 # loader rejects an archive with any row breaking a rule (loaders/binance/plausibility.py); the dbt data
 # tests check the same in lake files that did not come through the loader. Every float must be finite
 # (NaN and inf are refused; 1e308 is finite and passes). Every row's `Dataset.time` lies in the period

@@ -1,5 +1,5 @@
-"""File locks (flock) that let loaders and dbt builds share one lake (SPEC: failure and concurrency
-contract). A lock dies with its process, so a killed loader or build never leaves one behind.
+"""File locks (flock) that let loaders and dbt builds share one lake (docs/failure-contract.md,
+"Locks"). A lock dies with its process, so a killed loader or build never leaves one behind.
 
 - The manifest lock (contract.manifest_lock_path): held exclusively by a loader for each manifest
   read-merge-write.

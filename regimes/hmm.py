@@ -92,7 +92,7 @@ def forward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hamilton filter over y (n, T); row r starts at step start[r] (earlier steps are padding).
 
-    Without `init`, a row's first step has the stationary distribution as its prediction (SPEC); with
+    Without `init`, a row's first step has the stationary distribution as its prediction (docs/regimes.md); with
     `init` (n, K), the filtered probabilities of the day before the row's first step, that step
     predicts from them (an incremental run continuing a stored day). Returns the filtered (n, W, K) and
     predicted (n, W, K) probabilities of the last W = keep_last (default T) steps, and the

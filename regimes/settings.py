@@ -1,4 +1,4 @@
-"""Constants of the regime-probability model (SPEC "Regime probabilities"), in one place."""
+"""Constants of the regime-probability model (docs/regimes.md), in one place."""
 
 from __future__ import annotations
 

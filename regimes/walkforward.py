@@ -1,5 +1,5 @@
-"""Walk-forward schedule of the regime model and the rows the warehouse stores (SPEC "Regime
-probabilities"): which fits are due, fitting them (warm-started from the series' previous fit, so a refit
+"""Walk-forward schedule of the regime model and the rows the warehouse stores (docs/regimes.md,
+"The contract"): which fits are due, fitting them (warm-started from the series' previous fit, so a refit
 takes a few EM iterations and stays deterministic given the lake), and the filtered probabilities of the
 days after each fit, continuing from the stored last day on an incremental run.
 
@@ -130,7 +130,7 @@ class Series:
         return out
 
     def due_fits(self, cadence: str, min_days: int) -> list[int]:
-        """Day numbers of the fits this series' data calls for (SPEC: the last day of each period
+        """Day numbers of the fits this series' data calls for (docs/regimes.md: the last day of each period
         within its data, once it has min_days non-null returns up to it)."""
         if self.first_return < 0:
             return []

@@ -1,7 +1,7 @@
 """An independent reference for the dbt marts, computed in numpy / plain Python straight from the source
 archives (CSV or zip), never from the lake or the SQL.
 
-It is written from SPEC's definitions ("The dbt project" and "Regime features"), so a test comparing it
+It is written from the definitions in docs/features.md, so a test comparing it
 with `fct_ohlcv_daily` / `fct_regime_features_daily` checks the SQL against the spec, not against itself.
 Deliberately simple code over clever code: loops where the definition is a loop (Wilder averages),
 explicit calendar-day windows everywhere else.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-# Columns of a Binance kline CSV, in file order (SPEC: "Binance archive facts").
+# Columns of a Binance kline CSV, in file order (docs/lake.md, "Binance archive facts").
 CSV_COLUMNS = (
     "open_time",
     "open",

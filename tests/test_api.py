@@ -183,7 +183,7 @@ def test_regimes_without_the_probability_model(wh: Warehouse) -> None:
 def test_regimes_add_the_probabilities_when_the_table_exists(
     built_warehouse: BuiltWarehouse, tmp_path: Path
 ) -> None:
-    """fct_regime_probabilities_daily (SPEC: "Regime probabilities") is optional: when a build made it,
+    """fct_regime_probabilities_daily (docs/regimes.md) is optional: when a build made it,
     regimes() pivots its states into prob_<state_name> columns, null on days it does not cover."""
     lake, path = private_copy(built_warehouse, tmp_path)
     with duckdb.connect(str(path)) as con:

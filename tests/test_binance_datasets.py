@@ -1,4 +1,4 @@
-"""The loader on every dataset besides klines (SPEC: "Datasets besides klines"): Binance's real funding and
+"""The loader on every dataset besides klines (docs/lake.md, "Datasets"): Binance's real funding and
 aggTrades files, and generated files in Binance's exact formats, through the real loader: the lake holds
 exactly what the CSV says; bad requests are one line and exit 2; defective files fail and keep the old."""
 

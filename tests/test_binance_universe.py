@@ -1,4 +1,4 @@
-"""The whole symbol universe (SPEC: "Symbol universe and coverage"): `--symbols ALL` over a listing of
+"""The whole symbol universe (docs/features.md): `--symbols ALL` over a listing of
 1,500 symbols on two pages, delisted and newly listed ones included, filtered by `--quote` and
 `--exclude`; a real load of some of them; and `status`, from the lake alone, reporting exactly the holes."""
 

@@ -1,4 +1,4 @@
-"""fct_coverage_daily and dim_symbols on the session warehouse (SPEC: "Symbol universe and coverage"): the
+"""fct_coverage_daily and dim_symbols on the session warehouse (docs/features.md): the
 real 2023-03-24 spot halt is `incomplete` with the seed's reason, every other day of the real months is
 `complete`, days between loaded months are `missing`, and every dataset the lake holds is covered."""
 

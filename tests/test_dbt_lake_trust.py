@@ -1,4 +1,4 @@
-"""What a build reads from the lake is what the lake holds (SPEC: "Failure and concurrency contract"): a
+"""What a build reads from the lake is what the lake holds (docs/failure-contract.md): a
 file replaced without its manifest entry is rebuilt and named, lake folder and file names never become
 SQL, stray Parquet files are skipped and named, and paths or files that would make dbt read or write the
 wrong thing are refused in one line."""

@@ -1,4 +1,4 @@
-"""`dbt build` on a lake the real loader built from real Binance archives: the marts hold what SPEC says,
+"""`dbt build` on a lake the real loader built from real Binance archives: the marts hold what docs/features.md says,
 checked against tests/reference.py, which recomputes everything from the archives in numpy/Python."""
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def test_wilder_averages_start_over_after_a_missing_day(built_warehouse: BuiltWa
 
 
 def test_rsi_and_atr_equal_talib(built_warehouse: BuiltWarehouse) -> None:
-    """SPEC: rsi_14 and atr_14 equal TA-Lib's RSI and ATR (on a series without missing days)."""
+    """docs/features.md: rsi_14 and atr_14 equal TA-Lib's RSI and ATR (on a series without missing days)."""
     talib = pytest.importorskip("talib")
     daily = mart_by_date(built_warehouse.duckdb_path, MART_DAILY, "spot", "BTCUSDT")
     feats = mart_by_date(built_warehouse.duckdb_path, MART_FEATURES, "spot", "BTCUSDT")

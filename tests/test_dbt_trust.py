@@ -1,4 +1,4 @@
-"""dbt builds next to loaders (SPEC: "Failure and concurrency contract"): a build never goes silently
+"""dbt builds next to loaders (docs/failure-contract.md): a build never goes silently
 stale (files no manifest records are picked up), never fails because a loader ran at the same time,
 and every var or environment value that reaches SQL is validated in one line."""
 

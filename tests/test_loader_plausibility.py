@@ -1,4 +1,4 @@
-"""Implausible rows fail the archive (SPEC: "Failure and concurrency contract", Plausibility): per
+"""Implausible rows fail the archive (docs/failure-contract.md, "Plausibility"): per
 dataset, a good archive is loaded, then Binance "replaces" it with one bad value; the real loader
 (`python -m loaders.binance` against the local Binance server) exits 1 with one FAILED line naming the
 file, the CSV line and the value, and keeps the old lake file. Also: a listing key with an impossible
@@ -224,7 +224,7 @@ def test_listing_key_with_an_impossible_period_is_skipped_with_one_warning(
 
 
 def test_every_real_binance_file_is_plausible(tmp_path: Path) -> None:
-    """The rules hold on every real Binance file here (SPEC: where a real file breaks a rule, the rule
+    """The rules hold on every real Binance file here (docs/failure-contract.md: where a real file breaks a rule, the rule
     is wrong); `altered/` files carry genuine rows."""
     real = REPO_ROOT / "tests" / "data" / "binance"
     checked = 0

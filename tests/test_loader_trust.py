@@ -1,4 +1,4 @@
-"""The loader under faults and concurrency (SPEC: "Failure and concurrency contract"): several loaders on
+"""The loader under faults and concurrency (docs/failure-contract.md, "Concurrency"): several loaders on
 one lake, a wrong base URL, an unusable lake, a full disk, stalled downloads, Ctrl-C, malformed rows.
 Real processes against the local Binance server; full disks and read-only lakes are real mounts."""
 

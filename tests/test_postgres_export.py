@@ -102,7 +102,7 @@ def duck_rows(duckdb_path: Path, sql: str) -> tuple[list[str], list[tuple[Any, .
 
 
 def expected_window(duckdb_path: Path, mart: str, days: int = WINDOW_DAYS) -> tuple[list[str], list[tuple]]:
-    """The SPEC's window: rows with trade_date > (the mart's max trade_date - N days), in key order."""
+    """docs/postgres.md's window: rows with trade_date > (the mart's max trade_date - N days), in key order."""
     return duck_rows(
         duckdb_path,
         f"select * from main.{mart} where trade_date > (select max(trade_date) from main.{mart}) - {days} "

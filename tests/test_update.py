@@ -1,4 +1,4 @@
-"""`binance-warehouse update` (SPEC: "Keeping it current") as a user runs it, against real servers on
+"""`binance-warehouse update` (docs/operations.md) as a user runs it, against real servers on
 loopback: a local Binance server whose tree gains a day's archives between runs (the clock advanced
 with WAREHOUSE_NOW), a real dbt build, and an apprise `json://` alert caught by a tiny webhook
 receiver."""

@@ -1,4 +1,4 @@
-"""`binance-warehouse update` (SPEC: "Keeping it current"): load every configured series, build, export,
+"""`binance-warehouse update` (docs/operations.md): load every configured series, build, export,
 refresh the dashboards, check freshness per series, record the run and alert.
 
 One concern per module: `config` (warehouse.toml and its contract), `freshness` (the publishing rule),

@@ -1,4 +1,4 @@
-"""Alerts through apprise (SPEC: "Keeping it current"): URLs from WAREHOUSE_NOTIFY_URLS
+"""Alerts through apprise (docs/operations.md, "Alerts"): URLs from WAREHOUSE_NOTIFY_URLS
 (whitespace-separated, apprise syntax). A URL holds secrets (tokens, passwords), so only its scheme is
 ever printed or recorded ("json://***")."""
 

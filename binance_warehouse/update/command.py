@@ -1,5 +1,5 @@
 """`binance-warehouse update [--config PATH] [--dry-run] [--wait] [--history] [--notify-always]
-[--max-lag N]` (SPEC: "Keeping it current").
+[--max-lag N]` (docs/operations.md).
 
 Exit codes: 0 every step succeeded and every series is fresh, 1 a step failed or a series is stale
 (or another update holds the lock), 2 bad configuration."""

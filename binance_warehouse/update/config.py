@@ -1,5 +1,5 @@
-"""The configuration contract: `warehouse.toml` names what the warehouse keeps (SPEC: "Keeping it
-current"). One `[[series]]` table per entry; every value is checked against the lake contract
+"""The configuration contract: `warehouse.toml` names what the warehouse keeps (docs/operations.md, "The
+configuration"). One `[[series]]` table per entry; every value is checked against the lake contract
 (loaders/contract.py) so a bad file fails in one line naming the entry and the field, before anything
 runs."""
 

@@ -1,4 +1,4 @@
-"""Freshness per configured series (SPEC: "Keeping it current"; the rule itself is
+"""Freshness per configured series (docs/operations.md, "Freshness"; the rule itself is
 loaders/binance/freshness.py): each series' latest loaded day against the day Binance should have
 published by now. Read from the lake's manifests (what the loader recorded): one small Parquet read per
 dataset, no network."""

@@ -1,4 +1,4 @@
-"""The freshness rule (SPEC: "Keeping it current"), shared by `binance-warehouse update` and
+"""The freshness rule (docs/operations.md, "Freshness"), shared by `binance-warehouse update` and
 `python -m loaders.binance status --check`: the latest day a series should hold by now, and which
 series are stale or have gaps.
 

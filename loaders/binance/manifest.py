@@ -2,8 +2,8 @@
 knows what changed since its last build.
 
 One Parquet file per dataset at {lake}/binance/manifest/{dataset}.parquet (a dbt source), keyed by the
-Parquet file's path relative to the lake. Several loaders may run on one lake at once (SPEC: failure and
-concurrency contract), so a save never overwrites what others recorded: under an exclusive lock on
+Parquet file's path relative to the lake. Several loaders may run on one lake at once (see
+docs/failure-contract.md), so a save never overwrites what others recorded: under an exclusive lock on
 {lake}/binance/manifest/.lock it re-reads the file, applies this run's own additions and removals, and
 replaces the file atomically.
 """

@@ -1,4 +1,4 @@
-"""Plausibility of converted rows (SPEC: "Failure and concurrency contract"): the rules of
+"""Plausibility of converted rows (docs/failure-contract.md, "Plausibility"): the rules of
 loaders/contract.py (PLAUSIBILITY, and every row's time inside the archive's period) applied to each
 parsed block.
 

@@ -228,7 +228,7 @@ def main(argv: list[str]) -> int:
         print(f"{lake_dir}: no lake files yet (run `python -m loaders.binance --symbols ...`)")
     else:
         print(render(series))
-    if args.check:  # SPEC "Keeping it current": the rule lives in loaders/binance/freshness.py
+    if args.check:  # docs/operations.md, "Freshness": the rule lives in loaders/binance/freshness.py
         from loaders.binance.freshness import check_problems, now
 
         problems = check_problems(series, now(), args.since, args.max_lag)

@@ -114,7 +114,7 @@ class R2Settings:
         return text.replace(self.secret_access_key, "***") if self.secret_access_key else text
 
     def key_for(self, relpath: str) -> str:
-        """Object key of a lake file: R2_PREFIX + its POSIX path relative to the lake root (SPEC)."""
+        """Object key of a lake file: R2_PREFIX + its POSIX path relative to the lake root (docs/r2.md)."""
         return self.prefix + relpath
 
     def lake_url(self) -> str:

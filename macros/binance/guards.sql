@@ -1,5 +1,5 @@
 {#- The lake contract as the dbt project sees it, and the validation of every var and environment value
-    that ends up in SQL (SPEC: failure and concurrency contract). tests/test_lake_contract.py checks
+    that ends up in SQL (docs/failure-contract.md). tests/test_lake_contract.py checks
     these lists against loaders/contract.py. -#}
 
 {% macro binance_contract() -%}
@@ -23,7 +23,7 @@
 
 
 {% macro binance_valid_identifier(value) -%}
-    {#- SPEC: an identifier is [A-Za-z_][A-Za-z0-9_]*, at most 63 characters (Postgres' limit). -#}
+    {#- An identifier is [A-Za-z_][A-Za-z0-9_]*, at most 63 characters (Postgres' limit; docs/failure-contract.md). -#}
     {{- return(modules.re.match('^[A-Za-z_][A-Za-z0-9_]{0,62}$', value | string) is not none) -}}
 {%- endmacro %}
 

@@ -1,4 +1,4 @@
-{#- What a plausible lake row is, per dataset (SPEC: failure and concurrency contract, plausibility):
+{#- What a plausible lake row is, per dataset (docs/failure-contract.md, "Plausibility"):
     the generic test plausible_lake_rows checks these on the lake's recent months. Each check is a
     boolean SQL condition on the dataset's source columns that must hold (null passes: missing values
     are the not-null tests' business) and the value shown when it fails. -#}

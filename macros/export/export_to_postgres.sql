@@ -1,5 +1,5 @@
 {#-
-  Post-hook: copy the most recent window of a mart into Postgres (SPEC: "The Postgres export").
+  Post-hook: copy the most recent window of a mart into Postgres (docs/postgres.md).
 
   Runs after the model's own DuckDB transaction (`transaction: false` in dbt_project.yml) because the
   rows are written through DuckDB's postgres extension, and one DuckDB transaction may write to only one
@@ -256,7 +256,7 @@ alter index {{ q_schema }}.{{ export_to_postgres__ident(index_staging) }} rename
 {% endmacro %}
 
 
-{#- The DuckDB expression producing a column's value; naive timestamps are UTC (SPEC: the lake). -#}
+{#- The DuckDB expression producing a column's value; naive timestamps are UTC (docs/lake.md, "Columns"). -#}
 {% macro export_to_postgres__select_expr(column, pg_type) %}
   {%- set q = export_to_postgres__ident(column) -%}
   {%- if pg_type == 'timestamptz' -%}

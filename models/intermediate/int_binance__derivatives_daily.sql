@@ -1,5 +1,5 @@
 {#- One row per futures market (um, cm), symbol and UTC trade_date with any derivatives data: funding,
-    mark/index/premium closes and open interest with the long/short ratios, and what the SPEC derives
+    mark/index/premium closes and open interest with the long/short ratios, and what docs/features.md derives
     from them ("Derivatives marts"). Both fct_derivatives_daily and fct_regime_features_daily read it (no
     mart reads another mart: a failed Postgres export of one must not skip the other). Incremental:
     series whose per-dataset rows changed are recomputed over their whole daily history (oi_change_1d

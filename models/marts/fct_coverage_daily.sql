@@ -1,7 +1,7 @@
 {#- Grain: one row per dataset, market, interval ('' for datasets without one), symbol and trade_date,
     for every calendar day from the series' first day to its last: rows present, rows expected, and
     whether the day is complete, incomplete or missing, with the known Binance outage that explains
-    it (SPEC: "Symbol universe and coverage"). Incremental: the series of changed (market, symbol)
+    it (docs/features.md, "Symbol universe and coverage"). Incremental: the series of changed (market, symbol)
     pairs are recomputed and rewritten whole (a new month after a gap adds missing days before it). -#}
 {{ config(**binance_incremental_config(
     unique_key=['dataset', 'market', 'interval', 'symbol', 'trade_date'],

@@ -1,5 +1,5 @@
 {#- Grain: one row per futures market (um, cm), symbol and UTC trade_date with any derivatives data
-    (SPEC: "Derivatives marts"); computed in int_binance__derivatives_daily. Incremental: the days that
+    (docs/features.md); computed in int_binance__derivatives_daily. Incremental: the days that
     model rewrote since this mart's last build. -#}
 {{ config(**binance_incremental_config()) }}
 

@@ -1,4 +1,4 @@
-"""Walk-forward fits of the regime-probability model (SPEC "Regime probabilities"): one row per series
+"""Walk-forward fits of the regime-probability model (docs/regimes.md, "The contract"): one row per series
 and refit day with the estimated parameters. Incremental (append): a run fits only the refit days its
 new data passed, each warm-started from the series' stored previous fit, and never rewrites a stored
 fit. The estimator is regimes.hmm; this model only reads and returns rows (docs/regimes.md)."""

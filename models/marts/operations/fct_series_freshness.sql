@@ -1,5 +1,5 @@
-{#- Per configured series, its freshness as the latest `update` run checked it (SPEC "Keeping it
-    current"): latest loaded day from the manifests, the day Binance should have published, the lag
+{#- Per configured series, its freshness as the latest `update` run checked it (docs/operations.md,
+    "Freshness"): latest loaded day from the manifests, the day Binance should have published, the lag
     and whether it is stale. One row per series of the newest run. -#}
 {#- DuckDB SQL (lists, JSON): Spark does not read the run records, so the model is off there. -#}
 {{ config(enabled=target.type == 'duckdb') }}

@@ -1,4 +1,4 @@
-{#- One row per `binance-warehouse update` run (SPEC "Keeping it current"), newest last: what the
+{#- One row per `binance-warehouse update` run (docs/operations.md), newest last: what the
     dashboards show as the warehouse's own health. Read from the run records in the lake. -#}
 {#- DuckDB SQL (lists, JSON): Spark does not read the run records, so the model is off there. -#}
 {{ config(enabled=target.type == 'duckdb') }}
