@@ -21,11 +21,11 @@ log = logging.getLogger("loaders.binance")
 
 @dataclass
 class LoadSummary(RunSummary):
-    """What a run did. `failed == 0` is success; `failures` holds one line per failure."""
+    """What a run did (the shape loaders/summary.py gives every loader command): `failures` holds one
+    line per failure."""
 
     loaded: int = 0
     skipped: int = 0
-    failed: int = 0
     removed: int = 0  # daily files replaced by a monthly one
     planned: int = 0  # archives the run set out to load
     not_yet_served: int = 0  # the newest days the listing has and the base URL does not serve yet
@@ -35,14 +35,17 @@ class LoadSummary(RunSummary):
     symbols: int = 0
 
     @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    @property
     def ok(self) -> bool:
         """No failure, and something loaded when anything besides the newest days was planned (a run
         that loads nothing of what it planned did not do its job)."""
         nothing = self.loaded == 0 and self.planned > self.not_yet_served and not self.dry_run
-        return self.failed == 0 and not nothing
+        return not self.failures and not nothing
 
     def fail(self, line: str) -> None:
-        self.failed += 1
         self.failures.append(line)
 
     def line(self) -> str:
