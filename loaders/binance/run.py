@@ -66,8 +66,8 @@ def load(
 
     `symbols` may be "ALL" (every symbol the listing has, delisted ones included; with `quote` and
     `exclude`). Raises BadInput (nothing written) for a wrong request or set-up, LoadError when
-    discovery fails, Interrupted on Ctrl-C (after recording what finished). Archives that fail are
-    reported in the summary while the others load. `progress=None` shows the bar only on a terminal."""
+    discovery fails, Interrupted on Ctrl-C; on every exit the archives that finished are recorded in
+    the manifest first. Archives that fail are reported in the summary while the others load. `progress=None` shows the bar only on a terminal."""
     t0 = time.monotonic()
     req = validate(market, symbols, intervals, start, end, dataset=dataset, quote=quote, exclude=exclude)
     if not isinstance(workers, int) or not 1 <= workers <= 64:

@@ -1,5 +1,6 @@
 """Monthly files in place of their month's daily files, under the lake's readers lock, so a dbt build
-never sees a month with both, nor a file vanish under it (docs/loading.md, "Daily then monthly")."""
+never sees a month with both, nor a file vanish under it (docs/loading.md, "Running next to other loaders
+and builds")."""
 
 from __future__ import annotations
 
