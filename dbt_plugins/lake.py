@@ -86,15 +86,6 @@ def manifest_hold(action: str, lake_root: str) -> str:
     return _hold(action, contract.manifest_lock_path(Path(lake_root)))
 
 
-def release_all() -> None:
-    """Drop every hold of this process (a test runner calling dbt in-process after a crashed run)."""
-    with _leases_lock:
-        for fd, _holders in _leases.values():
-            if fd >= 0:
-                os.close(fd)
-        _leases.clear()
-
-
 def lake_has_files(lake_dir: Path) -> bool:
     """Whether any dataset has at least one file in the lake (names only: nothing is opened)."""
     return any(next(lake_dir.glob(ds.file_glob()), None) is not None for ds in contract.DATASETS.values())

@@ -1,5 +1,5 @@
 """Settings and tuning constants shared by every loader: environment variables and their defaults, HTTP
-and R2 behaviour. The lake layout, datasets and intervals live in loaders/lake.py.
+and R2 behaviour. The lake layout, datasets and intervals live in loaders/contract.py.
 
 Configuration comes from environment variables with working local defaults (docs/architecture.md,
 "Environment variables"); a CLI flag, where there is one, wins over the variable.

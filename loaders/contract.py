@@ -280,10 +280,6 @@ DATASETS: dict[str, Dataset] = {
 KLINE_FORMAT_DATASETS = tuple(name for name, d in DATASETS.items() if d.columns == DATASETS["klines"].columns)
 
 
-def dataset(name: str) -> Dataset:
-    return DATASETS[name]
-
-
 # --- paths ----------------------------------------------------------------------------------------
 
 

@@ -257,3 +257,42 @@ def test_sigterm_stops_cleanly(binance_server: BinanceServer, tmp_path: Path) ->
     # The archive in flight finished (or was dropped) atomically; queued ones were not started.
     assert len(binance_server.downloads()) <= 2
     assert [p for p in tmp_path.rglob("*") if ".tmp-" in p.name] == []
+
+
+def test_load_is_a_command_and_bare_flags_still_load(
+    served: BinanceServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`load` named and bare flags are the same command; `status` and `rebuild-manifest` beside it."""
+    args = ["--symbols", "BTCUSDT", "--intervals", "1h", "--lake", str(tmp_path), *urls(served)]
+    assert main(["load", *args]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("loaded 2, skipped 0, failed 0")
+    assert main(args) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("loaded 0, skipped 2, failed 0")
+    assert main(["status", "--lake", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("1 series, 768 rows")
+    assert main(["rebuild-manifest", "--lake", str(tmp_path)]) == 0
+    assert "rebuilt " in capsys.readouterr().out
+    for bad in (["load", "--intervals", "1h"], ["status", "--market", "eu"]):
+        with pytest.raises(SystemExit) as exc:
+            main(bad)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"python -m loaders.binance {bad[0]}: error: "), err
+
+
+@pytest.mark.parametrize(
+    ("command", "example"),
+    [
+        ("load", "python -m loaders.binance load --symbols BTCUSDT --intervals 1d"),
+        ("status", "python -m loaders.binance status --json --market um"),
+        ("rebuild-manifest", "python -m loaders.binance rebuild-manifest --lake"),
+    ],
+)
+def test_every_command_help_teaches_with_examples(
+    capsys: pytest.CaptureFixture[str], command: str, example: str
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and example in out and "--lake DIR" in out

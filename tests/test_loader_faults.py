@@ -290,3 +290,27 @@ def test_status_names_the_wrong_typed_file_not_the_good_one_after_it(
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and f"lake file {first}: column open_time is int64" in lines[0], lines
     assert str(good) not in lines[0]
+
+
+def test_listing_error_mid_run_records_every_finished_archive(
+    binance_server: BinanceServer, tmp_path: Path
+) -> None:
+    """--symbols ALL lists each series while the others' archives download: a listing that fails after
+    some archives finished ends the run in one line, exit 1, with those archives in the manifest (they
+    were on disk and out of it: only Ctrl-C recorded them)."""
+    for symbol in ("AAAUSDT", "BBBUSDT"):
+        binance_server.add_klines("spot", symbol, "1d", "2024-01")
+        binance_server.add_klines("spot", symbol, "1d", "2024-02-01")
+    # Listing requests: the reachability probe, the monthly and daily symbol folders, then two per series
+    # (monthly, daily). The 7th is the second of whichever series lists last, so the other series is
+    # fully listed and downloading; that listing answers late, with a status that is not retried.
+    binance_server.fault("listing", *[Fault()] * 6, Fault(status=400, delay=2.0))
+    lake = tmp_path / "lake"
+    res = cli("--symbols", "ALL", "--intervals", "1d", "--workers", "2", "--quiet", "--lake", str(lake),
+              *urls(binance_server))  # fmt: skip
+    assert res.returncode == 1, res.stderr
+    err = res.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: bucket listing failed") and "HTTP 400" in err[0], err
+    on_disk = {p.relative_to(lake).as_posix() for p in lake.glob("binance/klines/**/*.parquet")}
+    assert len(on_disk) == 2  # the series listed first: its monthly and its daily archive
+    assert set(read_entries(contract.manifest_path(lake, "klines"), "klines")) == on_disk

@@ -19,7 +19,9 @@ import pytest
 
 import loaders.r2.mirror as mirror
 from loaders import config, contract
+from loaders.binance import LoadSummary
 from loaders.r2 import R2Settings, push
+from loaders.summary import RunSummary
 from tests.fixtures.binance_server import BinanceServer
 from tests.fixtures.loader_cli import start
 from tests.fixtures.paths import REPO_ROOT
@@ -514,3 +516,13 @@ def test_ctrl_c_stops_the_push_and_the_next_push_completes_it(
     assert again.returncode == 0, again.stderr
     assert f"uploaded {len(files) - len(partial)} " in again.stdout
     assert s3_server.objects(s3_bucket) == {f"mirror/v1/{rel}": p.stat().st_size for rel, p in files.items()}
+
+
+def test_push_and_load_summaries_share_one_shape() -> None:
+    """`ok`, `failures` and `line()` mean the same on both commands' summaries (loaders/summary.py)."""
+    for summary in (LoadSummary(dry_run=True), mirror.PushSummary()):
+        assert isinstance(summary, RunSummary)
+        assert (summary.ok, summary.failures, summary.exit_code) == (True, [], 0)
+        summary.failures.append("https://example.invalid/x.zip: HTTP 500")
+        assert (summary.ok, summary.exit_code) == (False, 1)
+        assert summary.line().count("\n") == 0 and summary.failed

@@ -7,14 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from loaders.binance.errors import ArchiveError, BadInput, LoadError
-    from loaders.binance.run import LoadSummary, load
+    from loaders.binance.ledger import LoadSummary
+    from loaders.binance.run import load
 
 __all__ = ["ArchiveError", "BadInput", "LoadError", "LoadSummary", "load"]
 _HOME = {
     "ArchiveError": "errors",
     "BadInput": "errors",
     "LoadError": "errors",
-    "LoadSummary": "run",
+    "LoadSummary": "ledger",
     "load": "run",
 }
 

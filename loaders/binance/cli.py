@@ -1,5 +1,6 @@
-"""Command line of the Binance loader: `python -m loaders.binance [--dataset D] --symbols ... ` loads
-archives; `python -m loaders.binance status` reports what the lake holds.
+"""Command line of the Binance loader, three commands: `load` (the default: bare flags mean load, so
+`python -m loaders.binance --symbols BTCUSDT --intervals 1d` loads), `status` (what the lake holds) and
+`rebuild-manifest` (a manifest from the lake files). Arguments they share come from loaders/cli_args.py.
 
 Exit codes: 0 all good, 1 some archive failed (the others stay loaded), 2 bad input or an unusable
 set-up (one line, nothing written), 130 interrupted."""
@@ -10,22 +11,25 @@ import argparse
 import logging
 import signal
 import sys
-from typing import NoReturn
+from collections.abc import Callable
 
 from tqdm import tqdm
 
-from loaders import config, contract
+from loaders import cli_args, config, contract
 from loaders.binance.errors import BadInput, Interrupted, LoadError
 from loaders.binance.run import load
-from loaders.version import version_line
 
 PROG = "python -m loaders.binance"  # also installed as `binance-loader` (pyproject [project.scripts])
 
-USAGE = """%(prog)s [--market {spot,um,cm}] [--dataset DATASET] --symbols SYMBOL [SYMBOL ...]
+
+def _usage(prog: str) -> str:
+    return f"""{prog} [--market {{spot,um,cm}}] [--dataset DATASET] --symbols SYMBOL [SYMBOL ...]
            [--intervals INTERVAL ...] [--start YYYY-MM[-DD]] [--end YYYY-MM[-DD]] [options]
-       %(prog)s status [--json] [--market M] [--dataset D] [--lake DIR]
-       %(prog)s rebuild-manifest [--lake DIR] [--dataset D]
-       %(prog)s --version"""
+       {prog} load ...   (the same: load is the default command)
+       {prog} status [--json] [--market M] [--dataset D] [--lake DIR] [--check]
+       {prog} rebuild-manifest [--lake DIR] [--dataset D]
+       {prog} --version"""
+
 
 # %(prog)s is the name the user typed (`python -m loaders.binance` or `binance-loader`); `%%` is a `%`.
 EXAMPLES = """examples:
@@ -41,7 +45,9 @@ EXAMPLES = """examples:
   %(prog)s --market um --dataset markPriceKlines --symbols BTCUSDT --intervals 1h
   # every USDT pair, delisted ones included, without stablecoin pairs: what would be loaded
   %(prog)s --symbols ALL --quote USDT --exclude USDCUSDT FDUSDUSDT --intervals 1d --dry-run
-  # what the lake holds, and the days missing (no network)
+  # the same command named (scripts may spell it out)
+  %(prog)s load --symbols BTCUSDT --intervals 1d
+  # what the lake holds, and the days missing (no network); `status --help` for more
   %(prog)s status
   %(prog)s status --json --market um --dataset metrics
   # a lost or corrupt manifest, rebuilt from the lake files
@@ -57,26 +63,19 @@ lake or URL (nothing written), 130 interrupted (finished archives are kept).
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        """One line, exit 2 (argparse's default prints the whole usage first)."""
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    p = _Parser(
-        prog=prog,
-        usage=USAGE,
+def build_parser(prog: str = PROG, *, named: bool = False) -> argparse.ArgumentParser:
+    """The `load` command's parser (`named`: typed as `PROG load`, else as bare flags)."""
+    p = cli_args.OneLineParser(
+        prog=f"{prog} load" if named else prog,
+        usage=_usage(prog),
         description=(
             "Download Binance archives (data.binance.vision), verify their sha256 and convert them to\n"
-            "the Parquet lake. `status` (first argument) reports what the lake holds."
+            "the Parquet lake. Commands: load (the default), status (what the lake holds), rebuild-manifest."
         ),
-        epilog=EXAMPLES,
+        epilog=EXAMPLES % {"prog": prog},  # the base name: `load --help` shows the same examples
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--version", action="version", version=version_line(), help="print the installed version and exit"
-    )
+    cli_args.add_version(p)
     p.add_argument(
         "--dataset",
         default="klines",
@@ -114,9 +113,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument(
         "--end", metavar="DATE", help="YYYY-MM or YYYY-MM-DD, inclusive (default: the latest archive)"
     )
-    p.add_argument(
-        "--lake", metavar="DIR", help=f"lake folder (default: $LAKE_DIR or {config.DEFAULT_LAKE_DIR})"
-    )
+    cli_args.add_lake(p)
     p.add_argument(
         "--base-url",
         metavar="URL",
@@ -127,13 +124,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         metavar="URL",
         help=f"S3 ListObjects endpoint (default: $BINANCE_LISTING_URL or {config.DEFAULT_LISTING_URL})",
     )
-    p.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        default=config.DEFAULT_WORKERS,
-        help=f"parallel listings and downloads (default {config.DEFAULT_WORKERS}); hides network latency",
-    )
+    cli_args.add_workers(p, config.DEFAULT_WORKERS, "parallel listings and downloads; hides network latency")
     p.add_argument(
         "--stall-timeout",
         type=float,
@@ -149,7 +140,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         action="store_true",
         help="list what would be loaded or replaced (and how many symbols); write nothing",
     )
-    p.add_argument("--quiet", action="store_true", help="only warnings, errors and the summary")
+    cli_args.add_quiet(p)
     return p
 
 
@@ -176,17 +167,8 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None, prog: str = PROG) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["status"]:
-        from loaders.binance.status import main as status_main
-
-        return status_main(argv[1:])
-    if argv[:1] == ["rebuild-manifest"]:
-        from loaders.binance.rebuild import main as rebuild_main
-
-        return rebuild_main(argv[1:])
-    args = build_parser(prog).parse_args(argv)
+def _load(argv: list[str], prog: str, named: bool) -> int:
+    args = build_parser(prog, named=named).parse_args(argv)
     setup_logging(args.quiet)
     signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -221,4 +203,31 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     for failure in summary.failures:
         print(f"FAILED {failure}", file=sys.stderr)
     print(summary.line())
-    return 0 if summary.ok else 1
+    return summary.exit_code
+
+
+def _status(argv: list[str], prog: str) -> int:
+    from loaders.binance.status import main as status_main
+
+    return status_main(argv, prog=f"{prog} status")
+
+
+def _rebuild(argv: list[str], prog: str) -> int:
+    from loaders.binance.rebuild import main as rebuild_main
+
+    return rebuild_main(argv, prog=f"{prog} rebuild-manifest")
+
+
+COMMANDS: dict[str, Callable[[list[str], str], int]] = {
+    "load": lambda argv, prog: _load(argv, prog, named=True),
+    "status": _status,
+    "rebuild-manifest": _rebuild,
+}
+
+
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    """Dispatch on the first argument; anything else (flags) is `load`'s."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]](argv[1:], prog)
+    return _load(argv, prog, named=False)

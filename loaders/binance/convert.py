@@ -3,7 +3,7 @@
 Memory stays flat in archive size: the CSV is parsed block by block and written as row groups as we go.
 Only when a block shows a duplicate or unsorted key (a real Binance defect, rare) does the file get a
 second, whole-table pass to sort and deduplicate. The columns, their CSV spellings and the lake schema of
-every dataset come from loaders/lake.py.
+every dataset come from loaders/contract.py.
 """
 
 from __future__ import annotations

@@ -303,12 +303,10 @@ def dailies_of(archive: Archive, lake_dir: Path) -> list[Path]:
 
 @dataclass
 class Plan:
-    """Of the listed archives: those to download, how many are loaded and unchanged, and the monthly
-    archives already in place whose month still holds daily files (a removal that was deferred or
+    """Of the listed archives: those to download, and the monthly archives already in place whose month still holds daily files (a removal that was deferred or
     interrupted)."""
 
     todo: list[Archive] = field(default_factory=list)
-    skipped: int = 0
     leftovers: list[Archive] = field(default_factory=list)
 
     def add(self, archives: list[Archive], manifest: Manifest, lake_dir: Path) -> list[Archive]:
@@ -316,7 +314,6 @@ class Plan:
         new = []
         for a in archives:
             if unchanged(a, manifest.get(a.lake_key(lake_dir)), a.parquet_path(lake_dir)):
-                self.skipped += 1
                 if dailies_of(a, lake_dir):
                     self.leftovers.append(a)
             else:

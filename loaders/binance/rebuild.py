@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from loaders import config, contract, locks
+from loaders import cli_args, config, contract, locks
 from loaders.binance.errors import os_reason
 from loaders.binance.manifest import Entry, Manifest
 
@@ -95,13 +95,23 @@ def rebuild(lake: Path, ds: contract.Dataset, base_url: str) -> tuple[int, list[
     return len(entries), left_out, old
 
 
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m loaders.binance rebuild-manifest",
+EXAMPLES = """examples:
+  # every dataset's manifest of the lake ($LAKE_DIR or ./lake); the old files are kept
+  %(prog)s
+  # one dataset's, of another lake
+  %(prog)s --lake /data/lake --dataset klines
+"""
+
+
+def main(argv: list[str], prog: str = "python -m loaders.binance rebuild-manifest") -> int:
+    p = cli_args.OneLineParser(
+        prog=prog,
         description="Rebuild the manifest(s) from the lake's Parquet files (for a lost or corrupt one).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--dataset", choices=list(contract.DATASETS), help="only this dataset's manifest")
-    p.add_argument("--lake", help=f"lake folder (default: $LAKE_DIR or {config.DEFAULT_LAKE_DIR})")
+    cli_args.add_lake(p)
     args = p.parse_args(argv)
     lake = config.lake_dir(args.lake)
     if not lake.is_dir():

@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from loaders import config, contract
+from loaders import cli_args, config, contract
 from loaders.binance.errors import BadInput
 from loaders.binance.manifest import read_entries
 
@@ -197,15 +197,27 @@ def render(series: list[Series]) -> str:
     return "\n".join(text)
 
 
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m loaders.binance status",
+EXAMPLES = """examples:
+  # every series: first and last day, archives, rows, the days missing
+  %(prog)s
+  # the same as JSON, for one market and dataset
+  %(prog)s --json --market um --dataset metrics
+  # exit 1 when a series is stale or has gaps from that day on (cron, CI)
+  %(prog)s --check --since 2026-01-01
+"""
+
+
+def main(argv: list[str], prog: str = "python -m loaders.binance status") -> int:
+    p = cli_args.OneLineParser(
+        prog=prog,
         description="What the lake holds, per market, dataset, interval and symbol (no network).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--market", choices=list(contract.MARKETS), help="only this market")
     p.add_argument("--dataset", choices=list(contract.DATASETS), help="only this dataset")
-    p.add_argument("--lake", help=f"lake folder (default: $LAKE_DIR or {config.DEFAULT_LAKE_DIR})")
+    cli_args.add_lake(p)
     p.add_argument("--check", action="store_true", help="exit 1 when a series is stale or has gaps")
     p.add_argument("--since", type=date.fromisoformat, metavar="DATE", help="--check: only gaps from DATE on")
     p.add_argument("--max-lag", type=int, default=1, metavar="DAYS", help="--check: days allowed behind")

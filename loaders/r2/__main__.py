@@ -13,11 +13,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from loaders import config
+from loaders import cli_args, config
 from loaders.r2.mirror import format_listing, list_remote, push
 from loaders.r2.settings import ENV_TIMEOUT, R2ConfigError, R2Error, R2Settings, parse_timeout
 from loaders.r2.waiting import WaitNotice
-from loaders.version import version_line
 
 PROG = "python -m loaders.r2"
 
@@ -30,6 +29,16 @@ EXAMPLES = """examples:
 environment: R2_ACCOUNT_ID (or R2_ENDPOINT_URL for another S3-compatible store), R2_ACCESS_KEY_ID,
 R2_SECRET_ACCESS_KEY, R2_BUCKET, R2_PREFIX, R2_TIMEOUT, LAKE_DIR.
 exit status: 0 done, 1 a request or upload failed, 2 bad configuration or arguments, 130 interrupted.
+"""
+# The same, for `push --help` and `ls --help` (their %(prog)s already ends with the command).
+PUSH_EXAMPLES = """examples:
+  %(prog)s --dry-run            # what would be uploaded or deleted; changes nothing
+  %(prog)s                      # upload new and changed lake files
+  %(prog)s --delete --workers 4 # ...and delete objects the lake no longer has
+"""
+LS_EXAMPLES = """examples:
+  %(prog)s                      # every object under R2_PREFIX
+  %(prog)s binance/manifest/    # only the manifests
 """
 
 
@@ -45,35 +54,36 @@ def _timeout_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_args(argv: Sequence[str] | None, prog: str = PROG) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = cli_args.OneLineParser(
         prog=prog,
         description="Mirror the Parquet lake to an R2 / S3-compatible bucket (configured by R2_* variables).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--version", action="version", version=version_line(), help="print the installed version and exit"
-    )
+    cli_args.add_version(parser)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("push", help="upload new or changed lake files; skip the rest")
-    p.add_argument("--lake", help="lake root (default: LAKE_DIR or ./lake)")
+    raw = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser(
+        "push",
+        help="upload new or changed lake files; skip the rest",
+        epilog=PUSH_EXAMPLES,
+        formatter_class=raw,
+    )
+    cli_args.add_lake(p)
     p.add_argument(
         "--dry-run", action="store_true", help="print what would be uploaded/deleted; change nothing"
     )
     p.add_argument(
         "--delete", action="store_true", help="delete objects under R2_PREFIX the lake no longer has"
     )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=config.R2_DEFAULT_WORKERS,
-        help=f"parallel uploads (default {config.R2_DEFAULT_WORKERS})",
-    )
+    cli_args.add_workers(p, config.R2_DEFAULT_WORKERS, "parallel uploads")
     p.add_argument(
         "--no-progress", action="store_true", help="no progress bar (it is off anyway when not a TTY)"
     )
     _timeout_flag(p)
-    ls = sub.add_parser("ls", help="list the objects under R2_PREFIX")
+    ls = sub.add_parser(
+        "ls", help="list the objects under R2_PREFIX", epilog=LS_EXAMPLES, formatter_class=raw
+    )
     ls.add_argument("subpath", nargs="?", default="", help="only keys under R2_PREFIX + SUBPATH")
     _timeout_flag(ls)
     args = parser.parse_args(argv)
@@ -126,9 +136,9 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         print("error: interrupted; run the push again to complete it", file=sys.stderr)
         return 130
     print(summary.line())
-    for failure in summary.failed:
+    for failure in summary.failures:
         print(f"error: {failure}", file=sys.stderr)
-    return 1 if summary.failed else 0
+    return summary.exit_code
 
 
 def run() -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from loaders import config, contract
 from loaders.r2.settings import R2ConfigError, R2Error, R2Settings
 from loaders.r2.waiting import WaitNotice
+from loaders.summary import RunSummary
 
 CONTENT_TYPES = {".parquet": "application/vnd.apache.parquet", ".json": "application/json"}
 HASH_BLOCK = 1 << 20
@@ -57,7 +58,9 @@ class Plan:
 
 
 @dataclass
-class PushSummary:
+class PushSummary(RunSummary):
+    """What a push did (the shape loaders/summary.py gives every loader command)."""
+
     uploaded: int = 0
     uploaded_bytes: int = 0
     skipped: int = 0
@@ -65,9 +68,11 @@ class PushSummary:
     remote_only: int = 0
     vanished: int = 0  # lake files removed (e.g. by a concurrent load) before their upload
     aborted_multipart: int = 0
-    failed: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    dry_run: bool = False
+
+    @property
+    def failed(self) -> list[str]:
+        """The failures (this summary's older name for them)."""
+        return self.failures
 
     def line(self) -> str:
         verb = "would upload" if self.dry_run else "uploaded"
@@ -83,8 +88,8 @@ class PushSummary:
         if self.aborted_multipart:
             verb = "would abort" if self.dry_run else "aborted"
             parts.append(f"{verb} {self.aborted_multipart} unfinished multipart upload(s)")
-        if self.failed:
-            parts.append(f"FAILED {len(self.failed)}")
+        if self.failures:
+            parts.append(f"FAILED {len(self.failures)}")
         return f"{'dry run: ' if self.dry_run else ''}{', '.join(parts)} in {self.seconds:.2f} s"
 
 
@@ -419,7 +424,7 @@ def push(
     notice: Callable[[str], None] | None = None,
 ) -> PushSummary:
     """Mirror `lake` to the bucket. Raises R2Error (one line, no secret) on a setup or request failure;
-    per-file upload failures are collected in the summary (`failed`) after every other file was tried.
+    per-file upload failures are collected in the summary (`failures`) after every other file was tried.
     `notice` gets one line if a request goes unanswered for a few seconds (loaders/r2/waiting.py)."""
     started = time.perf_counter()
     if not lake.is_dir():  # bad input (exit 2), like a missing variable
@@ -508,7 +513,7 @@ def _mirror(
                 try:
                     sent = fut.result()
                 except R2Error as exc:
-                    summary.failed.append(str(exc))
+                    summary.failures.append(str(exc))
                     continue
                 if sent is None:
                     summary.vanished += 1
@@ -517,7 +522,7 @@ def _mirror(
                     summary.uploaded_bytes += sent
         # A failed upload keeps the orphans: they may be the daily files of a month whose monthly file
         # did not make it, and deleting them would leave the bucket without that month.
-        if plan.delete and not summary.failed:
+        if plan.delete and not summary.failures:
             summary.deleted = delete_keys(client, settings, plan.delete)
         elif plan.delete:
             report(f"not deleting {len(plan.delete)} object(s) because uploads failed")
