@@ -425,6 +425,49 @@ def test_update_with_nothing_new_runs_no_build_until_one_failed(setting, tmp_pat
     assert all(len(rows) == 2 * len(SYMBOLS) for rows in _marts(db).values())
 
 
+def test_build_leaves_out_nodes_of_datasets_with_no_file() -> None:
+    """selection.leave_out on a graph shaped like the project's: a mart reading klines and the
+    derivatives chain keeps that chain (built, empty); a mart and tests reading only absent datasets go."""
+    from binance_warehouse.update.selection import leave_out
+
+    def node(kind: str, *deps: str) -> dict:
+        return {"resource_type": kind, "name": "", "depends_on": {"nodes": list(deps)}}
+
+    src = "source.p.binance."
+    manifest = {
+        "sources": {
+            src + "klines": {"meta": {"dataset": "klines"}},
+            src + "metrics": {"meta": {"dataset": "metrics"}},
+            src + "agg_trades": {"meta": {"dataset": "aggTrades"}},
+            src + "manifest": {"meta": {}},
+        },
+        "nodes": {
+            "model.p.stg_klines": node("model", src + "klines"),
+            "model.p.stg_metrics": node("model", src + "metrics"),
+            "model.p.stg_manifest": node("model", src + "manifest"),
+            "model.p.int_metrics": node("model", "model.p.stg_metrics", "model.p.stg_manifest"),
+            "model.p.fct_features": node("model", "model.p.stg_klines", "model.p.int_metrics"),
+            "model.p.fct_derivatives": node("model", "model.p.int_metrics"),
+            "model.p.fct_trade_flow": node("model", src + "agg_trades", "model.p.stg_manifest"),
+            "seed.p.intervals": node("seed"),
+            "test.p.grain_metrics": node("test", "model.p.stg_metrics"),
+            "test.p.grain_features": node("test", "model.p.fct_features"),
+            "test.p.seed_ok": node("test", "seed.p.intervals"),
+            "test.p.flow_vs_seed": node("test", "model.p.fct_trade_flow", "seed.p.intervals"),
+        },
+        "unit_tests": {"unit_test.p.fct_features.t": node("unit_test", "model.p.fct_features")},
+    }
+    for uid, n in [*manifest["nodes"].items(), *manifest["unit_tests"].items()]:
+        n["name"] = uid.split(".")[-1]
+    assert leave_out(manifest, lambda d: d == "klines") == [
+        "fct_derivatives",
+        "fct_trade_flow",
+        "flow_vs_seed",
+        "grain_metrics",
+    ]
+    assert leave_out(manifest, lambda d: True) == []
+
+
 # --- status --check ----------------------------------------------------------------------------------
 
 
