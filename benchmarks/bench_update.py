@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         m = run_measured(dbt_command(["build"], work), env=env)
         if m.exit_code:
             raise SystemExit(f"{m.stdout[-4000:]}\nfull dbt build failed; see {work / 'logs'}")
-        results["full"] = {"build_s": round(m.seconds, 1), "peak_rss_mb": round(m.peak_rss_mb),
+        results["full"] = {"build_s": round(m.seconds, 1),
+            "cpu_s": round(m.cpu_seconds, 1), "peak_rss_mb": round(m.peak_rss_mb),
                            "nodes_s": {k: round(v, 1) for k, v in node_timings(work).items()}}  # fmt: skip
         print(f"full dbt build: {results['full']}", flush=True)
         save()
@@ -245,11 +246,14 @@ def main(argv: list[str] | None = None) -> int:
                 globs, scans = glob_seconds(lake), lake_scans(work / "logs" / "dbt.log")
                 listing = sum(scans[d] * globs[d] for d in DATASETS)
                 full_s = results.get("full", {}).get("build_s")
+                full_cpu = results.get("full", {}).get("cpu_s")
                 results["update"] = {
                     "day": str(day), "archives": archives, "rows": record["rows_loaded"],
-                    "wall_s": round(m.seconds, 1), "steps_s": step_seconds(record),
+                    "wall_s": round(m.seconds, 1),
+                    "cpu_s": round(m.cpu_seconds, 1), "steps_s": step_seconds(record),
                     "vs_full_build": round(m.seconds / full_s, 3) if full_s else None,
                     "build_vs_full_build": round(build_s / full_s, 3) if full_s else None,
+                    "cpu_vs_full_build_cpu": round(m.cpu_seconds / full_cpu, 3) if full_cpu else None,
                     "build_nodes_s": {k: round(v, 1) for k, v in node_timings(work).items()},
                     "glob_s": {k: round(v, 3) for k, v in globs.items()}, "lake_scans": scans,
                     "listing_s_estimated": round(listing, 1),
@@ -262,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
                 record = read_all(lake)[-1]
                 if m.exit_code:
                     raise SystemExit(f"no-op update failed (exit {m.exit_code}): {m.stdout[-3000:]}")
-                results["noop"] = {"wall_s": round(m.seconds, 2), "steps_s": step_seconds(record),
+                results["noop"] = {"wall_s": round(m.seconds, 2),
+                    "cpu_s": round(m.cpu_seconds, 2), "steps_s": step_seconds(record),
                                    "series": len(DATASETS)}  # fmt: skip
                 print(f"no-op update: {results['noop']}", flush=True)
                 save()
