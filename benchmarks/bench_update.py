@@ -6,8 +6,9 @@ folder keeps what the next one needs, so a large run can go step by step):
 
 1. lake: `--symbols` um symbols x `--months` months of klines 1h, metrics (daily files),
    fundingRate and mark/index/premium 1h candles, written straight into the lake layout with the
-   loader's Parquet settings and manifests (bench_derivatives.write_month). Skipped when the lake
-   exists (`--fresh` wipes the work folder first).
+   loader's Parquet settings and manifests (bench_derivatives.write_month). Resumable: it stops after
+   `--lake-minutes` and goes on from the next symbol when run again; skipped once the lake is
+   complete (`--fresh` wipes the work folder first).
 2. full: `dbt build` into a fresh warehouse file: the full rebuild an update is compared with.
 3. update: Binance publishes the day after the lake's last one (daily klines, mark, index and premium
    1h archives and a metrics archive per symbol, in Binance's formats, served by the test suite's
@@ -163,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--first-month", default="2023-01")
     p.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated, of {', '.join(STEPS)}")
     p.add_argument("--fresh", action="store_true", help="wipe the work folder first")
+    p.add_argument(
+        "--lake-minutes",
+        type=float,
+        default=8.0,
+        help="stop writing the lake after this long (run --steps lake again to go on)",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
     steps = args.steps.split(",")
@@ -182,18 +189,26 @@ def main(argv: list[str] | None = None) -> int:
         results["load_average_1m"] = round(os.getloadavg()[0], 2)
         results_file.write_text(json.dumps(results, indent=2) + "\n")
 
-    if "lake" in steps and not (lake / "binance").is_dir():
+    done = out / "lake_done"  # one marker per symbol written, then "ALL" once the manifests are
+    if "lake" in steps and not (done / "ALL").exists():
+        done.mkdir(exist_ok=True)
         t0, rows = time.perf_counter(), 0
         for i, symbol in enumerate(names):
+            if (done / symbol).exists():
+                continue
+            if time.perf_counter() - t0 > args.lake_minutes * 60:
+                raise SystemExit(f"{i}/{len(names)} symbols written: run --steps lake again to go on")
             state: dict = {}
             for k, month in enumerate(months_from(args.first_month, args.months)):
                 rows += write_month(lake, symbol, month, np.random.default_rng([i, k]), state)
+            (done / symbol).touch()
             if (i + 1) % 20 == 0:
                 print(f"generated {i + 1}/{len(names)} symbols, {rows:,} rows", flush=True)
         write_manifests(lake)
+        (done / "ALL").touch()
         files = sum(1 for _ in lake.glob("binance/*/**/*.parquet"))
-        results["lake"] = {"symbols": len(names), "months": args.months, "rows": rows, "files": files,
-                           "generate_s": round(time.perf_counter() - t0, 1)}  # fmt: skip
+        results["lake"] = {"symbols": len(names), "months": args.months, "files": files,
+                           "generate_s_last_step": round(time.perf_counter() - t0, 1)}  # fmt: skip
         print(f"lake: {results['lake']}", flush=True)
         save()
     if not (lake / "binance").is_dir():
