@@ -258,10 +258,9 @@ def test_postgres_export_carries_the_operations_marts(setting, postgres_server) 
     """The post-hook exports fct_update_runs and fct_series_freshness like every mart (their meta
     names a grain and a date column), once a run record exists."""
     server, env, _lake = setting
-    _publish(server, FIRST_DAY)
-    pg_env = {**env, **postgres_server.env(), "WAREHOUSE_NOW": _now(FIRST_DAY)}
-    for _ in range(2):  # the second build reads the first run's record
-        res = _update(env=pg_env)
+    for day in (FIRST_DAY, FIRST_DAY + timedelta(days=1)):  # the second build reads the first run's record
+        _publish(server, day)  # (a run with nothing new would not build)
+        res = _update(env={**env, **postgres_server.env(), "WAREHOUSE_NOW": _now(day)})
         assert res.returncode == 0, res.stdout[-3000:]
     with postgres_server.connect() as con, con.cursor() as cur:
         cur.execute("select status, archives_loaded from analytics.fct_update_runs")
@@ -325,19 +324,28 @@ def test_simulated_days_fresh_stale_recovered_and_failed(
     assert len(alerts) == 1 and "RECOVERED" in alerts[0]["title"]
     assert "recovered: spot/klines/1h/BTCUSDT" in alerts[0]["message"]
 
-    # Day 6: the listing answers 500: the load step fails, exit 1, an alert naming it, the marts intact.
+    # Day 6: the listing answers 500: the load step fails, exit 1, an alert naming it, the marts intact
+    # (nothing new was loaded: the build is skipped).
     before = _marts(db)
     server.fault("listing", 500, always=True)
     res = _update(env={**env, "WAREHOUSE_NOW": _now(day)})
     assert res.returncode == 1
     last = _records(lake)[-1]
     assert last["status"] == "failed" and last["failed_steps"] == ["load 1"]
+    assert [s["status"] for s in last["steps"]] == ["failed", "skipped", "ok"]
     alerts = receiver.take()
     assert len(alerts) == 1 and "FAILED" in alerts[0]["title"] and "load 1" in alerts[0]["message"]
     assert _marts(db) == before
-    # The warehouse exposes the runs recorded before its build, and the freshness of the last one.
+    # Day 7, the listing back and still nothing new: the previous run failed, so this one builds. The
+    # warehouse exposes the runs recorded before its build, and the freshness of the last one.
+    server.clear_faults()
+    day7 = _update(env={**env, "WAREHOUSE_NOW": _now(day)})
+    assert day7.returncode == 0, day7.stdout[-3000:]
+    build = _records(lake)[-1]["steps"][1]
+    assert build["name"] == "dbt build" and build["status"] == "ok", build
+    assert build["detail"].startswith("the previous run failed"), build
     statuses = query(db, "select status from main.fct_update_runs order by started_at")
-    assert [r["status"] for r in statuses] == ["ok", "ok", "ok", "stale", "ok"]
+    assert [r["status"] for r in statuses] == ["ok", "ok", "ok", "stale", "ok", "failed"]
     fresh = query(db, "select symbol, is_stale, lag_days from main.fct_series_freshness order by symbol")
     assert fresh == [
         {"symbol": "BTCUSDT", "is_stale": False, "lag_days": 0},
@@ -346,7 +354,7 @@ def test_simulated_days_fresh_stale_recovered_and_failed(
 
     # `--history` prints every run; the alert URL never reaches output, records or dbt's artifacts.
     hist = _update("--history", env=env, timeout=60)
-    assert hist.returncode == 0 and len([ln for ln in hist.stdout.splitlines() if "exit" in ln]) == 6
+    assert hist.returncode == 0 and len([ln for ln in hist.stdout.splitlines() if "exit" in ln]) == 7
     secret = env["WAREHOUSE_NOTIFY_URLS"].split("://", 1)[1]
     artifacts = [
         *runs_dir(lake).iterdir(),
@@ -357,6 +365,107 @@ def test_simulated_days_fresh_stale_recovered_and_failed(
         assert not f.is_file() or secret.encode() not in f.read_bytes(), f
     assert secret not in res.stdout + res.stderr + hist.stdout
     assert "json://***" in res.stdout
+
+
+# --- nothing new: no build ------------------------------------------------------------------------
+
+
+def _build_step(lake: Path) -> dict:
+    return next(s for s in _records(lake)[-1]["steps"] if s["name"] == "dbt build")
+
+
+@pytest.mark.slow
+def test_update_with_nothing_new_runs_no_build_until_one_failed(setting, tmp_path: Path) -> None:
+    """A second run with nothing new runs no dbt (docs/operations.md "Nothing new"), exits 0 and leaves
+    the marts as they are; --dry-run says why it would or would not build; after a failed build the
+    next run builds even with nothing new."""
+    server, env, lake = setting
+    db, dbt_log = Path(env["DUCKDB_PATH"]), tmp_path / "logs" / "dbt.log"
+    _publish(server, FIRST_DAY)
+    day1 = {**env, "WAREHOUSE_NOW": _now(FIRST_DAY)}
+    first = _update(env=day1)
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert _build_step(lake)["status"] == "ok"
+    built_seconds = _build_step(lake)["seconds"]
+    marts, log_size = _marts(db), dbt_log.stat().st_size
+
+    res = _update(env=day1)
+    assert res.returncode == 0, res.stdout[-3000:]
+    record = _records(lake)[-1]
+    assert [(s["name"], s["status"]) for s in record["steps"]] == [
+        ("load 1", "ok"),
+        ("dbt build", "skipped"),
+        ("freshness", "ok"),
+    ]
+    assert _build_step(lake)["detail"].startswith("nothing new since the build of run ")
+    assert dbt_log.stat().st_size == log_size, "dbt ran"
+    assert _marts(db) == marts
+    assert record["status"] == "ok" and record["archives_loaded"] == 0
+    assert (record["finished_at"] - record["started_at"]).total_seconds() < built_seconds
+
+    dry = _update("--dry-run", env=day1, timeout=60)
+    assert "dbt build as the lake is now: skipped (nothing new since the build of run" in dry.stdout
+    db.rename(db.with_suffix(".away"))
+    dry = _update("--dry-run", env=day1, timeout=60)
+    assert f"dbt build as the lake is now: needed (no warehouse file at {db})" in dry.stdout
+    db.with_suffix(".away").rename(db)
+
+    # A new day and Postgres down: the build fails. The next run has nothing new to load, and builds.
+    day2 = FIRST_DAY + timedelta(days=1)
+    _publish(server, day2)
+    down = {"PGHOST": "127.0.0.1", "PGPORT": str(free_port()), "PGUSER": "warehouse", "PGDATABASE": "x"}
+    res = _update(env={**env, **down, "WAREHOUSE_NOW": _now(day2)})
+    assert res.returncode == 1 and _records(lake)[-1]["failed_steps"] == ["dbt build"], res.stdout[-3000:]
+    res = _update(env={**env, "WAREHOUSE_NOW": _now(day2)})
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert _records(lake)[-1]["archives_loaded"] == 0
+    assert _build_step(lake)["status"] == "ok" and _build_step(lake)["detail"].startswith(
+        "the previous run failed"
+    )
+    assert all(len(rows) == 2 * len(SYMBOLS) for rows in _marts(db).values())
+
+
+def test_build_leaves_out_nodes_of_datasets_with_no_file() -> None:
+    """selection.leave_out on a graph shaped like the project's: a mart reading klines and the
+    derivatives chain keeps that chain (built, empty); a mart and tests reading only absent datasets go."""
+    from binance_warehouse.update.selection import leave_out
+
+    def node(kind: str, *deps: str) -> dict:
+        return {"resource_type": kind, "name": "", "depends_on": {"nodes": list(deps)}}
+
+    src = "source.p.binance."
+    manifest = {
+        "sources": {
+            src + "klines": {"meta": {"dataset": "klines"}},
+            src + "metrics": {"meta": {"dataset": "metrics"}},
+            src + "agg_trades": {"meta": {"dataset": "aggTrades"}},
+            src + "manifest": {"meta": {}},
+        },
+        "nodes": {
+            "model.p.stg_klines": node("model", src + "klines"),
+            "model.p.stg_metrics": node("model", src + "metrics"),
+            "model.p.stg_manifest": node("model", src + "manifest"),
+            "model.p.int_metrics": node("model", "model.p.stg_metrics", "model.p.stg_manifest"),
+            "model.p.fct_features": node("model", "model.p.stg_klines", "model.p.int_metrics"),
+            "model.p.fct_derivatives": node("model", "model.p.int_metrics"),
+            "model.p.fct_trade_flow": node("model", src + "agg_trades", "model.p.stg_manifest"),
+            "seed.p.intervals": node("seed"),
+            "test.p.grain_metrics": node("test", "model.p.stg_metrics"),
+            "test.p.grain_features": node("test", "model.p.fct_features"),
+            "test.p.seed_ok": node("test", "seed.p.intervals"),
+            "test.p.flow_vs_seed": node("test", "model.p.fct_trade_flow", "seed.p.intervals"),
+        },
+        "unit_tests": {"unit_test.p.fct_features.t": node("unit_test", "model.p.fct_features")},
+    }
+    for uid, n in [*manifest["nodes"].items(), *manifest["unit_tests"].items()]:
+        n["name"] = uid.split(".")[-1]
+    assert leave_out(manifest, lambda d: d == "klines") == [
+        "fct_derivatives",
+        "fct_trade_flow",
+        "flow_vs_seed",
+        "grain_metrics",
+    ]
+    assert leave_out(manifest, lambda d: True) == []
 
 
 # --- status --check ----------------------------------------------------------------------------------

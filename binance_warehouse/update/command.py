@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import NoReturn
 
-from binance_warehouse.update import alerts, freshness, runs, steps
+from binance_warehouse.update import alerts, freshness, runs, selection, stamp, steps
 from binance_warehouse.update.config import ConfigError, Entry, config_path, load
 from loaders import config as loader_config
 from loaders import locks
@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         for cmd in plan:
             print(f"would run ({cmd.name}): {' '.join(cmd.argv)}")
+        build, why, _ = _needs_build(lake, runs.last(lake))
+        print(
+            f"dbt build as the lake is now: {'needed' if build else 'skipped'} ({why}); "
+            "the loads may bring more"
+        )
         print(f"then check the freshness of {len(entries)} entries (max lag {args.max_lag} days)")
         targets = [alerts.redact(u) for u in alerts.urls()]
         print(f"alerts: {' '.join(targets) if targets else 'none ($' + alerts.NOTIFY_ENV + ' unset)'}")
@@ -107,17 +112,12 @@ def _locked(
     # The lock file names its holder for whoever finds it taken (the flock itself is what excludes).
     lock.write_text(f"pid {os.getpid()}, started {started:%Y-%m-%d %H:%M:%S} UTC\n")
     record = runs.RunRecord(run_id=f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", started_at=started)
-    previous = runs.previous_stale(lake)
-    for cmd in plan:
-        print(f"== {cmd.name}: {' '.join(cmd.argv[1:4])} ...", flush=True)
-        out = steps.run(cmd)
-        record.steps.append(
-            runs.Step(cmd.name, "ok" if out.ok else "failed", round(out.seconds, 3), out.detail)
-        )
-        record.archives_loaded += out.archives
-        record.rows_loaded += out.rows
-        if not out.ok:
-            record.failed_steps.append(cmd.name)
+    last = runs.last(lake)
+    previous = set(last["stale_series"] or []) if last else set()
+    loads = [c for c in plan if c.name.startswith("load ")]
+    for cmd in loads:
+        _step(cmd, record)
+    _build_and_refresh([c for c in plan if c not in loads], lake, last, record)
     t0 = time.monotonic()
     checks = freshness.check(lake, entries, t, args.max_lag)
     record.steps.append(
@@ -145,3 +145,60 @@ def _locked(
         f"{(record.finished_at - started).total_seconds():.1f} s"
     )
     return record.exit_code
+
+
+def _step(cmd: steps.Command, record: runs.RunRecord, why: str = "") -> bool:
+    """Run one command and record it (why: the reason it ran, when it may be skipped); True when it
+    succeeded."""
+    print(f"== {cmd.name}: {' '.join(cmd.argv[1:4])} ...", flush=True)
+    out = steps.run(cmd)
+    detail = f"{why}; {out.detail}" if why else out.detail
+    record.steps.append(runs.Step(cmd.name, "ok" if out.ok else "failed", round(out.seconds, 3), detail))
+    record.archives_loaded += out.archives
+    record.rows_loaded += out.rows
+    if not out.ok:
+        record.failed_steps.append(cmd.name)
+    return out.ok
+
+
+def _needs_build(lake: Path, last: dict[str, object] | None) -> tuple[bool, str, stamp.State]:
+    env = dict(os.environ)
+    state = stamp.current(lake, steps.PROJECT_DIR, env)
+    build, why = stamp.needs_build(state, stamp.saved(lake), last["status"] if last else None, env)
+    return build, why, state
+
+
+def _build_and_refresh(
+    cmds: list[steps.Command], lake: Path, last: dict[str, object] | None, record: runs.RunRecord
+) -> None:
+    """`dbt build` then the dashboards, or neither when nothing is new (docs/operations.md "Nothing
+    new"). The lake's state is taken before the build: what a loader adds meanwhile is the next run's."""
+    (build_cmd,) = [c for c in cmds if c.name == "dbt build"]
+    dashboards = [c for c in cmds if c is not build_cmd]
+    saved = stamp.saved(lake)
+    build, why, state = _needs_build(lake, last)
+    if build:
+        print(f"== dbt build needed: {why}", flush=True)
+        stamp.clear(lake)  # until the build succeeds, the warehouse may hold anything
+        left_out = selection.excluded(steps.dbt_manifest(), lake, steps.PROJECT_DIR)
+        extra = ["--exclude", *left_out] if left_out else []
+        if left_out:
+            why += f"; {len(left_out)} nodes left out (their datasets have no file)"
+        if saved and saved.get("project") == state.project:
+            # Unit tests check the code, not the data: they passed on this code at the last build.
+            extra.append("--exclude-resource-type=unit_test")
+            why += "; unit tests passed on this code at the last build"
+        build_cmd = steps.Command(build_cmd.name, [*build_cmd.argv, *extra], build_cmd.cwd)
+        built = _step(build_cmd, record, why)
+        refreshed = all([_step(c, record) for c in dashboards])  # each runs, even after a failure
+        if built:
+            stamp.save(lake, state, record.run_id, dashboards=refreshed and bool(dashboards))
+        return
+    print(f"== dbt build: skipped ({why})", flush=True)
+    record.steps.append(runs.Step(build_cmd.name, "skipped", 0.0, why))
+    if not dashboards or (saved or {}).get("dashboards"):
+        record.steps.extend(runs.Step(c.name, "skipped", 0.0, why) for c in dashboards)
+        return
+    # Installed since the last build (or last refreshed with --no-dashboards): refresh them only.
+    if all([_step(c, record, "not refreshed since the last build") for c in dashboards]):
+        stamp.save(lake, state, str((saved or {}).get("run_id")), dashboards=True)

@@ -97,10 +97,11 @@ def read_all(lake: Path) -> list[dict[str, object]]:
     return sorted(rows, key=lambda r: r["started_at"])
 
 
-def previous_stale(lake: Path) -> set[str]:
-    """The series the last run found stale (none before the first run)."""
+def last(lake: Path) -> dict[str, object] | None:
+    """The newest run record (None before the first run): its stale series (for the "recovered"
+    alert) and its status (a failed run makes the next one build)."""
     runs = read_all(lake)
-    return set(runs[-1]["stale_series"] or []) if runs else set()
+    return runs[-1] if runs else None
 
 
 def render(rows: list[dict[str, object]]) -> str:

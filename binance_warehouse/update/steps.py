@@ -63,6 +63,12 @@ def plan(entries: list[Entry], project_dir: Path = PROJECT_DIR, dashboards: bool
     return cmds
 
 
+def dbt_manifest(project_dir: Path = PROJECT_DIR) -> Path:
+    """manifest.json of dbt's last run here (DBT_TARGET_PATH, else the project's target/)."""
+    target = os.environ.get("DBT_TARGET_PATH", "").strip()
+    return (project_dir / target if target else project_dir / "target") / "manifest.json"
+
+
 def child_env() -> dict[str, str]:
     """The caller's environment, minus the alert URLs (children have no use for their secrets), with
     this checkout importable first."""
