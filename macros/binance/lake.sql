@@ -1,5 +1,5 @@
 {#- Where the lake is and the run's guards (empty lake, recent months). How each engine reads the lake
-    (binance_source, binance_lake_files, the Spark tables, the readers lock) is in portable.sql. -#}
+    (binance_source, binance_lake_files, the Spark tables; the readers lock) is in lake_io.sql and locks.sql. -#}
 
 {% macro binance_source_node(table_name) -%}
     {#- The source node of `binance.<table_name>` from the graph (None at parse time). -#}
