@@ -100,13 +100,15 @@
 {%- endmacro %}
 
 
-{% macro binance_source(table_name) -%}
+{% macro binance_source(table_name, min_month=none) -%}
     {#- The dataset as a relation with the source's columns plus `filename` (the file each row comes
-        from). A dataset without files reads as no rows. -#}
-    {{- return(adapter.dispatch('binance_source', 'binance_warehouse')(table_name)) -}}
+        from). A dataset without files reads as no rows. `min_month` ('YYYY-MM'): the caller reads
+        only rows with month >= it (and still says so), so only those month folders are listed where
+        they can be (lake_months.sql). -#}
+    {{- return(adapter.dispatch('binance_source', 'binance_warehouse')(table_name, min_month)) -}}
 {%- endmacro %}
 
-{% macro duckdb__binance_source(table_name) -%}
+{% macro duckdb__binance_source(table_name, min_month) -%}
     {#- source('binance', table_name): its external_location with the lake root made absolute (see
         binance_lake_root); read_parquet adds `filename`. A dataset with no file in the lake yet reads
         as an empty relation with the source's columns and types, so every model builds (empty)
@@ -120,6 +122,12 @@
     {%- endif -%}
     {%- set raw = binance_lake_root_raw() -%}
     {%- set relation = relation.replace("'" ~ raw ~ "/", binance_literal(binance_lake_root() ~ '/')[:-1]) -%}
+    {%- set globs = binance_month_globs(table_name, min_month) if (min_month or '0000-00') > '0000-00' else none -%}
+    {%- if globs == '[]' -%}
+        {{- return(binance_empty_relation(binance_source_node(table_name).columns.values())) -}}
+    {%- elif globs is not none -%}
+        {%- set relation = relation.replace(binance_literal(binance_dataset_glob(table_name)), globs) -%}
+    {%- endif -%}
     {%- if not binance_source_node(table_name).meta.get('dataset') -%}
         {{- return(relation) -}}
     {%- endif -%}
@@ -129,7 +137,7 @@
         ~ binance_archive_name_pattern() ~ "'))") -}}
 {%- endmacro %}
 
-{% macro spark__binance_source(table_name) -%}
+{% macro spark__binance_source(table_name, min_month) -%}
     {#- The external table (a missing or empty folder reads as no rows); `filename` from the hidden
         `_metadata` column of Spark's file sources (Spark >= 3.3), which must be read on the table
         itself, not through a view. -#}

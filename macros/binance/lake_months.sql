@@ -23,11 +23,8 @@
 {%- endmacro %}
 
 {% macro duckdb__binance_lake_read(relation, min_month) -%}
-    {%- if not execute or min_month is none or not is_incremental() or '://' in binance_lake_root() -%}
+    {%- if not execute or min_month is none or not is_incremental() -%}
         {{- return(relation) -}}
-    {%- endif -%}
-    {%- if not run_query("select getvariable('binance_cwd') is not null").columns[0].values()[0] -%}
-        {{- return(relation) -}}  {#- no plugin: no month listing (locks.sql stops such a build anyway) -#}
     {%- endif -%}
     {%- set view_sql = binance_view_sql(relation) -%}
     {%- if view_sql is none -%}
@@ -35,34 +32,54 @@
     {%- endif -%}
     {%- set found = [] -%}
     {%- for node in graph.sources.values() if node.source_name == 'binance' and node.meta.get('dataset') -%}
-        {%- set glob = binance_dataset_glob(node.name) -%}
-        {%- if binance_literal(glob) in view_sql -%}
-            {%- do found.append(glob) -%}
+        {%- if binance_literal(binance_dataset_glob(node.name)) in view_sql -%}
+            {%- do found.append(node.name) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- if found | length != 1 -%}
         {{- return(relation) -}}  {#- not one lake dataset (or an empty one: the view reads no file) -#}
     {%- endif -%}
-    {%- set glob = found[0] -%}
-    {%- set months = binance_lake_months(glob, min_month) -%}
-    {%- if months | length == 0 -%}
+    {%- set globs = binance_month_globs(found[0], min_month) -%}
+    {%- if globs is none -%}
+        {{- return(relation) -}}
+    {%- elif globs == '[]' -%}
         {{- return(binance_no_rows_like(relation)) -}}
     {%- endif -%}
+    {{- return('(' ~ view_sql.replace(binance_literal(binance_dataset_glob(found[0])), globs) ~ ')') -}}
+{%- endmacro %}
+
+
+{% macro binance_month_globs(table_name, min_month) -%}
+    {#- The globs of source `table_name`'s month folders at or after `min_month` that hold a file, as
+        one SQL list ('[]' for none; read_parquet and glob() take it in place of the dataset glob), or
+        none where they cannot be listed apart (see binance_lake_month_list). -#}
+    {%- set months = binance_lake_month_list(table_name, min_month) -%}
+    {%- if months is none -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set glob = binance_dataset_glob(table_name) -%}
     {%- set globs = [] -%}
     {%- for month in months -%}
         {%- do globs.append(binance_literal(glob.replace('/month=*/', '/month=' ~ month ~ '/'))) -%}
     {%- endfor -%}
-    {#- read_parquet and glob() both take a list of globs in place of one. -#}
-    {{- return('(' ~ view_sql.replace(binance_literal(glob), '[' ~ globs | join(', ') ~ ']') ~ ')') -}}
+    {{- return('[' ~ globs | join(', ') ~ ']') -}}
 {%- endmacro %}
 
 
-{% macro binance_lake_months(glob, min_month) -%}
-    {#- The months ('YYYY-MM', sorted) of a dataset glob at or after `min_month` whose folders hold a
-        file: folder names from the dbt_plugins.lake plugin (os.scandir), no file listed outside them. -#}
+{% macro binance_lake_month_list(table_name, min_month='0000-00') -%}
+    {#- The months ('YYYY-MM', sorted) of source `table_name` at or after `min_month` whose folders
+        hold a file: folder names from the dbt_plugins.lake plugin (os.scandir: one folder per month
+        is opened, no other file listed). None on Spark, for a lake in a bucket, without the plugin
+        and for a source without month folders (the manifests). -#}
+    {%- if not execute or target.type != 'duckdb' or '/month=*/' not in binance_dataset_glob(table_name)
+        or '://' in binance_lake_root()
+        or not run_query("select getvariable('binance_cwd') is not null").columns[0].values()[0] -%}
+        {{- return(none) -}}
+    {%- endif -%}
     {#- Joined with commas: agate hands a list column over as its text. -#}
-    {%- set listed = run_query("select array_to_string(binance_lake_months(" ~ binance_literal(glob) ~ ", "
-        ~ binance_literal(min_month) ~ "), ',')").columns[0].values()[0] -%}
+    {%- set listed = run_query("select array_to_string(binance_lake_months("
+        ~ binance_literal(binance_dataset_glob(table_name)) ~ ", " ~ binance_literal(min_month)
+        ~ "), ',')").columns[0].values()[0] -%}
     {{- return(listed.split(',') if listed else []) -}}
 {%- endmacro %}
 
