@@ -26,6 +26,16 @@
     {%- if not execute or min_month is none or not is_incremental() -%}
         {{- return(relation) -}}
     {%- endif -%}
+    {{- return(binance_lake_view_from(relation, min_month)) -}}
+{%- endmacro %}
+
+
+{% macro binance_lake_view_from(relation, min_month) -%}
+    {#- binance_lake_read without its full-build guard, for any reader bounded by lake_month >=
+        `min_month` (the staging grain tests on recent months). DuckDB only; `relation` else. -#}
+    {%- if not execute or target.type != 'duckdb' or relation is string -%}
+        {{- return(relation) -}}
+    {%- endif -%}
     {%- set view_sql = binance_view_sql(relation) -%}
     {%- if view_sql is none -%}
         {{- return(relation) -}}
