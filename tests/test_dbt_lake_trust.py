@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
+from dbt.cli.main import dbtRunner
 
 from loaders import contract
 from loaders.binance import load
 from tests.dbt_helpers import query
 from tests.fixtures.binance_server import BinanceServer, kline_table
-from tests.fixtures.dbt import run_dbt
+from tests.fixtures.dbt import patched_env, project_args, release_duckdb, run_dbt
+from tests.fixtures.paths import REPO_ROOT
 from tests.test_dbt_trust import assert_marts_equal_full_refresh
 from tests.test_lake_paths import write_month
 
@@ -221,3 +224,32 @@ def test_implausible_lake_values_fail_a_data_test_naming_the_file(
             "funding_time is outside the file's month partition",
         },
     }
+
+
+def test_build_without_the_lake_plugin_stops_in_one_line(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """profiles.yml without dbt_plugins.lake built green on a local lake without the readers lock, so
+    a loader could swap files under the build (issue 23): it must stop, naming the plugin."""
+    lake, db, work = tmp_path / "lake", tmp_path / "w.duckdb", tmp_path / "work"
+    write_month(lake, SYMBOL, "2024-01", 48)
+    profiles = yaml.safe_load((REPO_ROOT / "profiles.yml").read_text())
+    dev = profiles["binance_warehouse"]["outputs"]["dev"]
+    dev["plugins"] = [p for p in dev["plugins"] if p["module"] != "dbt_plugins.lake"]
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "profiles.yml").write_text(yaml.safe_dump(profiles))
+    args = project_args(work)
+    args[args.index("--profiles-dir") + 1] = str(tmp_path / "profiles")
+    env = {"LAKE_DIR": str(lake), "DUCKDB_PATH": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    with patched_env(env):
+        try:
+            result = dbtRunner().invoke(["build", *args, "--no-partial-parse"])
+        finally:
+            release_duckdb()
+    assert not result.success
+    out = capfd.readouterr().out
+    lines = [ln for ln in out.splitlines() if "binance_lake_lease() for the lake's lock" in ln]
+    assert len(lines) == 1 and "dbt_plugins.lake" in lines[0], out[-3000:]
+    assert "Traceback" not in out
+    tables = "select count(*) as n from information_schema.tables where table_name like 'fct_%'"
+    assert not db.exists() or query(db, tables) == [{"n": 0}]

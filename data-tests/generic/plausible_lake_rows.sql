@@ -12,8 +12,9 @@ with
 
 lake_rows as (
 
-    select * from {{ binance_source(table_name) }} as lake_rows
-    where {{ adapter.quote('month') }} >= {{ binance_recent_month(table_name) }}
+    {%- set recent = binance_recent_month(table_name) %}
+    select * from {{ binance_source(table_name, min_month=recent[1:-1]) }} as lake_rows
+    where {{ adapter.quote('month') }} >= {{ recent }}
 
 ),
 

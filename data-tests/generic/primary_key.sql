@@ -8,8 +8,10 @@ with
 
 checked_rows as (
 
+    {#- A staging view's recent months: only their month folders are listed (lake_months.sql). -#}
+    {%- set floor = modules.re.match("^lake_month >= '([0-9]{4}-[0-9]{2})'$", (rows_where or '') | trim) %}
     select {{ columns | join(', ') }}
-    from {{ model }}
+    from {{ binance_lake_view_from(model, floor.group(1)) if floor and floor.group(1) > '0000-00' else model }}
     {%- if rows_where %}
         where {{ rows_where }}
     {%- endif %}

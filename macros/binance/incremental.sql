@@ -7,7 +7,7 @@
     (the run's start) and rebuild what their upstream rewrote after their own latest `_built_at`. A
     series is rebuilt from the first day of the earliest change, so adding a month rebuilds that month
     only, and an old archive Binance replaced (and the loader reloaded) is picked up too. How a run
-    writes its rows (delete+insert on DuckDB, partition overwrite on Spark) is in portable.sql
+    writes its rows (delete+insert on DuckDB, partition overwrite on Spark) is in incremental_write.sql
     (binance_incremental_config, binance_incremental_select). -#}
 
 {% macro binance_built_at() -%}

@@ -1,5 +1,5 @@
 {#- Where the lake is and the run's guards (empty lake, recent months). How each engine reads the lake
-    (binance_source, binance_lake_files, the Spark tables, the readers lock) is in portable.sql. -#}
+    (binance_source, binance_lake_files, the Spark tables; the readers lock) is in lake_io.sql and locks.sql. -#}
 
 {% macro binance_source_node(table_name) -%}
     {#- The source node of `binance.<table_name>` from the graph (None at parse time). -#}
@@ -61,7 +61,12 @@
 
 
 {% macro binance_lake_has_files(table_name) -%}
-    {#- Whether the dataset has at least one file in the lake (names only: nothing is opened). -#}
+    {#- Whether the dataset has at least one file in the lake (names only: nothing is opened; with the
+        dbt_plugins.lake plugin one folder per month is read, not the whole dataset's listing). -#}
+    {%- set months = binance_lake_month_list(table_name) -%}
+    {%- if months is not none -%}
+        {{- return(months | length > 0) -}}
+    {%- endif -%}
     {%- set n = run_query("select count(*) from (select 1 from " ~ binance_lake_files(table_name)
         ~ " as listed limit 1) as probe").columns[0].values()[0] -%}
     {{- return(n > 0) -}}
@@ -148,7 +153,9 @@
     {%- if months <= 0 or not execute -%}
         {{- return("'0000-00'") -}}
     {%- endif -%}
-    {%- set latest = run_query("select max(regexp_extract(file, '/month=([0-9]{4}-[0-9]{2})/', 1)) from "
+    {%- set lake_months = binance_lake_month_list(table_name) -%}
+    {%- set latest = (lake_months | last if lake_months else none) if lake_months is not none
+        else run_query("select max(regexp_extract(file, '/month=([0-9]{4}-[0-9]{2})/', 1)) from "
         ~ binance_lake_files(table_name) ~ " as listed").columns[0].values()[0] -%}
     {%- if latest is none or latest == '' -%}
         {{- return("'0000-00'") -}}

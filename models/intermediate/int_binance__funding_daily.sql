@@ -10,7 +10,9 @@ with
 funding as (
 
     select *
-    from {{ ref('stg_binance__funding_rates') }} as funding  -- noqa: AL05
+    from {{ binance_lake_read(
+        ref('stg_binance__funding_rates'), binance_scope_min_month(scope)
+    ) }} as funding  -- noqa: AL05
     where {{ binance_in_scope(scope, 'funding', 'funding_at', from_lake=true) }}
 
 ),

@@ -13,7 +13,9 @@ with
 candles as (
 
     select *
-    from {{ ref('stg_binance__klines') }} as candles  -- noqa: AL05
+    from {{ binance_lake_read(
+        ref('stg_binance__klines'), binance_scope_min_month(scope)
+    ) }} as candles  -- noqa: AL05
     where
         {{ adapter.quote('interval') }} = {{ binance_literal(source_interval) }}
         and {{ binance_in_scope(scope, 'candles', 'open_at', from_lake=true) }}

@@ -11,7 +11,9 @@ with
 metrics as (
 
     select *
-    from {{ ref('stg_binance__metrics') }} as metrics  -- noqa: AL05
+    from {{ binance_lake_read(
+        ref('stg_binance__metrics'), binance_scope_min_month(scope)
+    ) }} as metrics  -- noqa: AL05
     where {{ binance_in_scope(scope, 'metrics', 'metric_at', from_lake=true) }}
 
 ),

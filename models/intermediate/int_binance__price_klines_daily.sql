@@ -23,7 +23,9 @@ candles as (
             symbol,
             open_at,
             close_price
-        from {{ ref(model) }} as candles  -- noqa: AL05
+        from {{ binance_lake_read(
+            ref(model), binance_scope_min_month(scope)
+        ) }} as candles  -- noqa: AL05
         where
             {{ adapter.quote('interval') }} = {{ binance_literal(source_interval) }}
             and {{ binance_in_scope(scope, 'candles', 'open_at', from_lake=true) }}

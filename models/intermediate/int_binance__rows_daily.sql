@@ -35,7 +35,9 @@ with
             {{ 'cast(sum(funding_interval_hours) as bigint)' if dataset == 'fundingRate'
                 else 'cast(null as bigint)' }} as hours_present
         -- The alias is what the scope filter of an incremental run refers to.
-        from {{ ref(model) }} as rows_of_day  -- noqa: AL05
+        from {{ binance_lake_read(
+            ref(model), binance_scope_min_month(scope)
+        ) }} as rows_of_day  -- noqa: AL05
         where {{ binance_in_scope(scope, 'rows_of_day', time_column, from_lake=true) }}
         group by
             market,

@@ -27,7 +27,7 @@ symbols as (
         market,
         symbol,
         -- COIN-M symbols carry a contract suffix (BTCUSD_PERP, BTCUSD_240628): the pair comes first.
-        {{ binance_split_part('symbol', '_', 1) }} as pair,
+        {{ dbt.split_part('symbol', "'_'", 1) }} as pair,
         min(trade_date) as first_date,
         max(trade_date) as last_date
     from rows_daily

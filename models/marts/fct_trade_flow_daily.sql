@@ -12,7 +12,9 @@ with
 trades as (
 
     select *
-    from {{ ref('stg_binance__agg_trades') }} as trades  -- noqa: AL05
+    from {{ binance_lake_read(
+        ref('stg_binance__agg_trades'), binance_scope_min_month(scope)
+    ) }} as trades  -- noqa: AL05
     where {{ binance_in_scope(scope, 'trades', 'transact_at', from_lake=true) }}
 
 ),
