@@ -19,20 +19,16 @@ import pytest
 from loaders import contract, locks
 from loaders.binance import load
 from loaders.binance.manifest import read_entries
-from tests.dbt_helpers import MARTS, query
+from tests.dbt_helpers import MARTS, grains, query
 from tests.fixtures.binance_server import BinanceServer, Fault, kline_table
 from tests.fixtures.dbt import run_dbt
 from tests.fixtures.loader_cli import loaders_at_once
 from tests.fixtures.paths import REPO_ROOT
-from tests.test_dbt_incremental import KEY, _differences
+from tests.test_dbt_incremental import _differences
 
 pytestmark = pytest.mark.slow
 
 SYMBOL = "BTCUSDT"
-
-
-def mart_rows(duckdb_path: Path, table: str) -> dict[tuple, dict]:
-    return {tuple(r[k] for k in KEY): r for r in query(duckdb_path, f"select * from main.{table}")}
 
 
 def assert_marts_equal_full_refresh(lake: Path, incremental: Path, work: Path) -> None:
@@ -40,8 +36,10 @@ def assert_marts_equal_full_refresh(lake: Path, incremental: Path, work: Path) -
     full = work / "full.duckdb"
     run = run_dbt("build", "--full-refresh", lake_dir=lake, duckdb_path=full, work_dir=work / "full")
     assert run.success, run.statuses()
+    keys = grains(run.target_path)
     for table in MARTS:
-        assert _differences(mart_rows(full, table), mart_rows(incremental, table)) == [], table
+        rows = {db: query(db, f"select * from main.{table}") for db in (full, incremental)}
+        assert _differences(rows[full], rows[incremental], keys[table]) == [], table
 
 
 def load_all(server: BinanceServer, lake: Path, **kw: object):

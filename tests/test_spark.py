@@ -33,9 +33,10 @@ from tests.fixtures.binance_server import BinanceServer
 from tests.fixtures.dbt import DBT, FAILED_STATUSES, process_env, project_args, target_statuses
 from tests.fixtures.prerequisites import missing
 from tests.fixtures.warehouse import (
+    REWRITE_CUTOFFS,
     SESSION_LOADS,
     BuiltWarehouse,
-    build_session_tree,
+    held_back_session_tree,
     load_tree,
 )
 
@@ -68,10 +69,6 @@ DUCKDB_ONLY_MODELS = (
     "fct_series_freshness",
 )
 REGIME_OFF_LINE = "regime probabilities: dbt Python models do not run on Spark"
-# As tests/test_dbt_incremental.py: held back, then published (the last klines month of 2023 and April
-# 2026 of every um BTCUSDT dataset); rows before the cutoffs must keep the first build's _built_at.
-ADDED_MONTHS = ("2023-05", "2026-04")
-REWRITE_CUTOFFS = {2023: date(2023, 4, 1), 2026: date(2026, 3, 1)}
 BUILD_TIMEOUT = 1200
 
 
@@ -157,8 +154,9 @@ def differences(
 
 @dataclass
 class SparkIncremental:
-    """The module's Spark warehouse: `first` built on the lake without ADDED_MONTHS (its marts kept in
-    `before`), then `second` built incrementally after they were loaded (the whole session lake)."""
+    """The module's Spark warehouse: `first` built on the lake without the held-back months
+    (tests/fixtures/warehouse.py ADDED_MONTHS; its marts kept in `before`), then `second` built
+    incrementally after they were loaded (the whole session lake)."""
 
     first: SparkBuild
     before: dict[str, list[dict[str, Any]]]
@@ -168,23 +166,13 @@ class SparkIncremental:
 @pytest.fixture(scope="module")
 def spark_incremental(spark_ready: None, tmp_path_factory: pytest.TempPathFactory) -> SparkIncremental:
     tmp_path = tmp_path_factory.mktemp("spark_incremental")
-    tree = build_session_tree(tmp_path)
-    held = tmp_path / "held-back"
-    held.mkdir()
-    later = [a for a in tree.archives if any(month in a.stem for month in ADDED_MONTHS)]
-    assert len(later) > 30, "the session tree lacks the held-back months"
-    for a in later:
-        for f in (a.zip_path, a.zip_path.with_name(a.zip_path.name + ".CHECKSUM")):
-            shutil.move(f, held / f"{a.market}-{a.dataset}-{f.name}")
-
+    held = held_back_session_tree(tmp_path)
     lake = tmp_path / "lake"
-    with BinanceServer(tree.root) as server:
+    with BinanceServer(held.tree.root) as server:
         load_tree(server, lake, SESSION_LOADS)
         first = spark_build(lake, tmp_path / "spark")
         before = {t: first.table(t) for t in MARTS} if first.returncode == 0 else {}
-        for a in later:  # Binance publishes the next month
-            for f in (a.zip_path, a.zip_path.with_name(a.zip_path.name + ".CHECKSUM")):
-                shutil.move(held / f"{a.market}-{a.dataset}-{f.name}", f)
+        held.publish()
         load_tree(server, lake, SESSION_LOADS)
     second = spark_build(lake, tmp_path / "spark")
     return SparkIncremental(first=first, before=before, second=second)
