@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from loaders import contract
-from loaders.binance import load
 from tests.dbt_helpers import query
 from tests.fixtures.binance_server import BinanceServer, kline_table
 from tests.fixtures.dbt import run_dbt
@@ -24,14 +23,6 @@ pytestmark = pytest.mark.slow
 SYMBOL = "BTCUSDT"
 # A folder name that was pasted into the incremental models' SQL as `'{{ s.symbol }}'` (issue 21).
 INJECTION = "X', cast('2025-01-01' as date), null), ('um', 'Z"
-
-
-def _load(server: BinanceServer, lake: Path) -> None:
-    summary = load(
-        "spot", [SYMBOL], ["1h"], lake=lake, base_url=server.base_url, listing_url=server.listing_url,
-        progress=False,
-    )  # fmt: skip
-    assert summary.ok, summary.failures
 
 
 @pytest.mark.parametrize("manifest_has_size", [True, False], ids=["size recorded", "manifest without sizes"])
@@ -46,7 +37,7 @@ def test_file_replaced_without_its_manifest_entry_is_rebuilt(
     lake, db, work = tmp_path / "lake", tmp_path / "w.duckdb", tmp_path / "work"
     for k, month in enumerate(("2024-01", "2024-02")):
         binance_server.add_klines("spot", SYMBOL, "1h", month, kline_table("1h", month, seed=k))
-    _load(binance_server, lake)
+    binance_server.load(lake, "spot", [SYMBOL], ["1h"])
     manifest = contract.manifest_path(lake, "klines")
     if not manifest_has_size:
         pq.write_table(pq.read_table(manifest).drop_columns(["file_size"]), manifest)
@@ -59,7 +50,7 @@ def test_file_replaced_without_its_manifest_entry_is_rebuilt(
     )
     other = tmp_path / "other"
     shutil.copytree(lake, other)
-    _load(binance_server, other)
+    binance_server.load(other, "spot", [SYMBOL], ["1h"])
     rel = contract.partition_dir(lake, "klines", "spot", "1h", SYMBOL, "2024-02").relative_to(lake)
     [new_file] = (other / rel).glob("*.parquet")
     old_manifest = manifest.read_bytes()

@@ -17,7 +17,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from loaders import contract, locks
-from loaders.binance import load
 from loaders.binance.manifest import read_entries
 from tests.dbt_helpers import MARTS, grains, query
 from tests.fixtures.binance_server import BinanceServer, Fault, kline_table
@@ -43,12 +42,7 @@ def assert_marts_equal_full_refresh(lake: Path, incremental: Path, work: Path) -
 
 
 def load_all(server: BinanceServer, lake: Path, **kw: object):
-    summary = load(
-        "spot", [SYMBOL], ["1h"], lake=lake, base_url=server.base_url, listing_url=server.listing_url,
-        progress=False, **kw,
-    )  # fmt: skip
-    assert summary.ok, summary.failures
-    return summary
+    return server.load(lake, "spot", [SYMBOL], ["1h"], **kw)
 
 
 def publish_month(server: BinanceServer, month: str, seed: int, *, daily: bool) -> None:
@@ -186,8 +180,7 @@ def test_concurrent_loaders_then_a_build_equal_a_full_refresh(
     for k, symbol in enumerate(("BTCUSDT", "ETHUSDT")):
         for m, month in enumerate(("2024-01", "2024-02", "2024-03")):
             binance_server.add_klines("spot", symbol, "1h", month, seed=10 * k + m)
-    first = load("spot", ["BTCUSDT"], ["1h"], end="2024-01", lake=lake, base_url=binance_server.base_url,
-                 listing_url=binance_server.listing_url, progress=False)  # fmt: skip
+    first = binance_server.load(lake, "spot", ["BTCUSDT"], ["1h"], end="2024-01", check=False)
     assert first.loaded == 1
     assert run_dbt("build", lake_dir=lake, duckdb_path=db, work_dir=work / "1").success
     binance_server.zip_fault = Fault(chunk_delay=0.05, chunk_size=8192)
