@@ -1,5 +1,6 @@
-"""Small helpers shared by the tests/test_dbt_*.py modules: reading marts and computing the reference
-for one series of the session lake."""
+"""Small helpers shared by the dbt-facing tests: reading marts, their grains from the dbt manifest,
+comparing two tables row by row (`row_differences`), and computing the reference for one series of the
+session lake."""
 
 from __future__ import annotations
 
