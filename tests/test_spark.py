@@ -191,7 +191,6 @@ def test_spark_build_passes_every_node_as_duckdb_does(
     """Every seed, model, data test and unit test of the DuckDB build runs on Spark with the same outcome
     (the warnings included: the same coverage gaps and incomplete derivatives days)."""
     assert_succeeded(spark_full)
-    assert built_warehouse.run.success
     duck = {
         n: s for n, s in built_warehouse.run.statuses().items() if not any(m in n for m in DUCKDB_ONLY_MODELS)
     }
