@@ -389,7 +389,6 @@ def test_candles_while_a_loader_swaps_daily_files_for_the_monthly_one(
 ) -> None:
     """A real loader replacing a month's daily files by Binance's monthly file, while candles() reads
     that month again and again: every read sees each candle once, none missing."""
-    from loaders.binance import load
 
     month = kline_table("1h", "2024-02", seed=3)
     for day in range(29):
@@ -399,16 +398,7 @@ def test_candles_while_a_loader_swaps_daily_files_for_the_monthly_one(
     lake = tmp_path / "lake"
 
     def run_loader() -> None:
-        summary = load(
-            "spot",
-            ["SOLUSDT"],
-            ["1h"],
-            lake=lake,
-            base_url=binance_server.base_url,
-            listing_url=binance_server.listing_url,
-            progress=False,
-        )
-        assert summary.ok, summary.failures
+        binance_server.load(lake, "spot", ["SOLUSDT"], ["1h"])
 
     run_loader()
     folder = lake / "binance/klines/market=spot/interval=1h/symbol=SOLUSDT/month=2024-02"

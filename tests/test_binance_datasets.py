@@ -5,19 +5,19 @@ exactly what the CSV says; bad requests are one line and exit 2; defective files
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from loaders import contract
-from loaders.binance import load
 from loaders.binance.cli import main
 from loaders.binance.manifest import read_entries
 from tests.fixtures import derivatives
-from tests.fixtures.binance_server import BinanceServer
+from tests.fixtures.binance_server import BinanceServer, us
 from tests.fixtures.loader_cli import start, urls
 from tests.fixtures.paths import REPO_ROOT
 from tests.reference import data_rows
@@ -38,20 +38,13 @@ def publish(server: BinanceServer, archive_key: str, csv: bytes, **kw: object) -
     server.add_zip(archive_key, zip_csv(csv, f"{name}.csv"), **kw)  # type: ignore[arg-type]
 
 
-def run(server: BinanceServer, lake: Path, market: str, dataset: str, symbols: list[str], **kw: object):
-    return load(
-        market, symbols, kw.pop("intervals", None), lake=lake, base_url=server.base_url,  # type: ignore[arg-type]
-        listing_url=server.listing_url, dataset=dataset, progress=False, **kw,
-    )  # fmt: skip
+def run(server: BinanceServer, lake: Path, market: str, dataset: str, symbols: list[str], **kw: Any):
+    return server.load(lake, market, symbols, kw.pop("intervals", None), dataset=dataset, **kw)
 
 
 def lake_table(lake: Path, dataset: str) -> pa.Table:
     files = sorted(contract.dataset_root(lake, dataset).rglob("*.parquet"))
     return pa.concat_tables(pq.read_table(f) for f in files)
-
-
-def us(text: str) -> int:
-    return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp() * 1_000_000)
 
 
 def test_real_funding_file_loads_exactly(binance_server: BinanceServer, tmp_path: Path) -> None:
@@ -260,11 +253,11 @@ def test_defective_upstream_files_fail_and_keep_the_old_file(
     (path,) = contract.dataset_root(tmp_path, dataset).rglob("*.parquet")
     kept = path.read_bytes()
     publish(binance_server, k, spoil(good))  # Binance replaces it with a broken file
-    summary = run(binance_server, tmp_path, "um", dataset, ["BTCUSDT"])
+    summary = run(binance_server, tmp_path, "um", dataset, ["BTCUSDT"], check=False)
     assert summary.failed == 1 and reason in summary.failures[0], summary.failures
     assert path.read_bytes() == kept
     # A wrong checksum fails too (after one retry), and keeps the file.
     publish(binance_server, k, good + b"\n", checksum="0" * 64)
-    summary = run(binance_server, tmp_path, "um", dataset, ["BTCUSDT"])
+    summary = run(binance_server, tmp_path, "um", dataset, ["BTCUSDT"], check=False)
     assert summary.failed == 1 and "sha256 mismatch" in summary.failures[0]
     assert path.read_bytes() == kept

@@ -8,7 +8,6 @@ import logging
 import os
 import threading
 import zipfile
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ from tests.fixtures.binance_server import (
     lake_files,
     lake_rows,
     table_csv,
+    us,
     zip_csv,
 )
 
@@ -38,23 +38,12 @@ KLINES = DATASETS["klines"]
 FAST = Http(timeout=(2.0, 1.0), retries=3, backoff=0.01)
 
 
-def us(text: str) -> int:
-    return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()) * 1_000_000
-
-
 def run(
     server: BinanceServer, lake: Path, *, market: str = "spot", symbols=("BTCUSDT",), intervals=("1h",), **kw
 ):
     kw.setdefault("http", FAST)
-    return load(
-        market,
-        list(symbols),
-        list(intervals),
-        lake=lake,
-        base_url=server.base_url,
-        listing_url=server.listing_url,
-        **kw,
-    )
+    kw.setdefault("progress", None)  # the loader's default (a bar on a terminal only), as before
+    return server.load(lake, market, list(symbols), list(intervals), check=False, **kw)
 
 
 def snapshot(lake: Path) -> dict[str, bytes]:

@@ -11,9 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from loaders.binance import load
 from loaders.binance.manifest import Manifest
-from tests.fixtures.binance_server import BinanceServer, csv_rows, lake_files, lake_rows
+from tests.fixtures.binance_server import BinanceServer, csv_rows, lake_files, lake_rows, us
 from tests.fixtures.paths import require_shared
 
 LAKE_TYPES = {
@@ -31,11 +30,6 @@ LAKE_TYPES = {
 }
 
 
-def us(text: str) -> int:
-    """Epoch microseconds of an ISO UTC time."""
-    return int(datetime.fromisoformat(text + "+00:00").timestamp()) * 1_000_000
-
-
 def source_rows(relpath: str) -> list[tuple]:
     """Rows of a shared file, read independently of the loader (zip member or plain CSV)."""
     path = require_shared() / relpath
@@ -45,12 +39,6 @@ def source_rows(relpath: str) -> list[tuple]:
     return csv_rows(path.read_bytes())
 
 
-def run(server: BinanceServer, lake: Path, market: str, symbols: list[str], intervals: list[str], **kw):
-    return load(
-        market, symbols, intervals, lake=lake, base_url=server.base_url, listing_url=server.listing_url, **kw
-    )
-
-
 def test_spot_monthly_zips_with_real_checksums_load_exactly(
     binance_server: BinanceServer, tmp_path: Path
 ) -> None:
@@ -58,7 +46,7 @@ def test_spot_monthly_zips_with_real_checksums_load_exactly(
         binance_server.add_shared(f"spot/monthly/klines/BTCUSDT/1d/{f}")
     # A daily file of a month that has its monthly file: must not be used.
     binance_server.add_shared("spot/daily/klines/BTCUSDT/1d/BTCUSDT-1d-2023-01-21.csv")
-    summary = run(binance_server, tmp_path, "spot", ["BTCUSDT"], ["1d"])
+    summary = binance_server.load(tmp_path, "spot", ["BTCUSDT"], ["1d"])
     assert (summary.loaded, summary.failed, summary.rows) == (2, 0, 59)
     files = lake_files(tmp_path, "spot", "1d", "BTCUSDT")
     assert [f.name for f in files] == ["BTCUSDT-1d-2023-01.parquet", "BTCUSDT-1d-2023-02.parquet"]
@@ -82,7 +70,7 @@ def test_spot_daily_zips_checksum_without_newline_and_microsecond_era(
 ) -> None:
     for day in ("2020-01-01", "2020-01-02", "2020-01-03", "2025-01-02"):
         binance_server.add_shared(f"spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-{day}.zip")
-    summary = run(binance_server, tmp_path, "spot", ["BTCUSDT"], ["1m"])
+    summary = binance_server.load(tmp_path, "spot", ["BTCUSDT"], ["1m"])
     assert (summary.loaded, summary.failed, summary.rows) == (4, 0, 4 * 1440)
     rows = lake_rows(tmp_path, "spot", "1m", "BTCUSDT")
     expected = []
@@ -104,7 +92,7 @@ def test_futures_headers_and_integers_without_decimals(binance_server: BinanceSe
     binance_server.add_shared("futures/um/monthly/klines/AVAXUSDT/1m/AVAXUSDT-1m-2023-09.csv")
     binance_server.add_shared("futures/um/monthly/klines/ETHUSDT/1h/ETHUSDT-1h-2026-05.csv")
     binance_server.add_shared("futures/um/daily/klines/ETHUSDT/1h/ETHUSDT-1h-2026-06-23.csv")
-    summary = run(binance_server, tmp_path, "um", ["AVAXUSDT", "ETHUSDT"], ["1m", "1h"])
+    summary = binance_server.load(tmp_path, "um", ["AVAXUSDT", "ETHUSDT"], ["1m", "1h"])
     assert summary.failed == 0 and summary.loaded == 3
     avax = lake_rows(tmp_path, "um", "1m", "AVAXUSDT")
     assert avax == source_rows("futures/um/monthly/klines/AVAXUSDT/1m/AVAXUSDT-1m-2023-09.csv")
@@ -124,7 +112,7 @@ def test_outage_month_crlf_and_foreign_header(binance_server: BinanceServer, tmp
     # and a CRLF copy with a custom header.
     binance_server.add_shared("altered/spot/monthly/klines/BTCUSDT/1h/BTCUSDT-1h-2023-03.csv")
     binance_server.add_shared("altered/spot/monthly/klines/BTCUSDT/1h/BTCUSDT-1h-2022-01.csv")
-    summary = run(binance_server, tmp_path, "spot", ["BTCUSDT"], ["1h"], start="2022-01", end="2023-03")
+    summary = binance_server.load(tmp_path, "spot", ["BTCUSDT"], ["1h"], start="2022-01", end="2023-03")
     assert summary.failed == 0 and summary.rows == 743 + 744
     rows = {r[0]: r for r in lake_rows(tmp_path, "spot", "1h", "BTCUSDT")}
     noon = rows[us("2023-03-24T12:00:00")]
@@ -141,7 +129,7 @@ def test_lake_is_the_same_whatever_the_worker_count(
     for name in ("BTCUSDT-1h-2026-05-08.zip", "BTCUSDT-1h-2026-05-09.zip", "BTCUSDT-1h-2025-11-04.zip"):
         binance_server.add_shared(f"spot/daily/klines/BTCUSDT/1h/{name}")
     binance_server.add_shared("spot/daily/klines/BTCUSDT/1h/BTCUSDT-1h-2025-07-13.csv")
-    summary = run(binance_server, tmp_path, "spot", ["BTCUSDT"], ["1h"], workers=workers)
+    summary = binance_server.load(tmp_path, "spot", ["BTCUSDT"], ["1h"], workers=workers)
     assert (summary.loaded, summary.failed, summary.rows) == (4, 0, 96)
     rows = lake_rows(tmp_path, "spot", "1h", "BTCUSDT")
     assert [r[0] for r in rows] == sorted({r[0] for r in rows})

@@ -14,7 +14,6 @@ import yaml
 from dbt.cli.main import dbtRunner
 
 from loaders import contract
-from loaders.binance import load
 from tests.dbt_helpers import query
 from tests.fixtures.binance_server import BinanceServer, kline_table
 from tests.fixtures.dbt import patched_env, project_args, release_duckdb, run_dbt
@@ -29,14 +28,6 @@ SYMBOL = "BTCUSDT"
 INJECTION = "X', cast('2025-01-01' as date), null), ('um', 'Z"
 
 
-def _load(server: BinanceServer, lake: Path) -> None:
-    summary = load(
-        "spot", [SYMBOL], ["1h"], lake=lake, base_url=server.base_url, listing_url=server.listing_url,
-        progress=False,
-    )  # fmt: skip
-    assert summary.ok, summary.failures
-
-
 @pytest.mark.parametrize("manifest_has_size", [True, False], ids=["size recorded", "manifest without sizes"])
 def test_file_replaced_without_its_manifest_entry_is_rebuilt(
     binance_server: BinanceServer, tmp_path: Path, manifest_has_size: bool
@@ -49,7 +40,7 @@ def test_file_replaced_without_its_manifest_entry_is_rebuilt(
     lake, db, work = tmp_path / "lake", tmp_path / "w.duckdb", tmp_path / "work"
     for k, month in enumerate(("2024-01", "2024-02")):
         binance_server.add_klines("spot", SYMBOL, "1h", month, kline_table("1h", month, seed=k))
-    _load(binance_server, lake)
+    binance_server.load(lake, "spot", [SYMBOL], ["1h"])
     manifest = contract.manifest_path(lake, "klines")
     if not manifest_has_size:
         pq.write_table(pq.read_table(manifest).drop_columns(["file_size"]), manifest)
@@ -62,7 +53,7 @@ def test_file_replaced_without_its_manifest_entry_is_rebuilt(
     )
     other = tmp_path / "other"
     shutil.copytree(lake, other)
-    _load(binance_server, other)
+    binance_server.load(other, "spot", [SYMBOL], ["1h"])
     rel = contract.partition_dir(lake, "klines", "spot", "1h", SYMBOL, "2024-02").relative_to(lake)
     [new_file] = (other / rel).glob("*.parquet")
     old_manifest = manifest.read_bytes()

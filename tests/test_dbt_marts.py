@@ -23,6 +23,7 @@ from tests.dbt_helpers import (
     query,
     regime_thresholds,
 )
+from tests.fixtures.dbt import failed_nodes
 from tests.fixtures.warehouse import GENERATED_MISSING_DAY, BuiltWarehouse, LoadedLake
 from tests.reference import DAILY_COLUMNS, FEATURE_COLUMNS, mismatches
 
@@ -45,7 +46,7 @@ def expected(loaded_lake: LoadedLake) -> dict[tuple[str, str], ExpectedSeries]:
 
 
 def _failed_nodes(built: BuiltWarehouse) -> dict[str, str]:
-    return {n: s for n, s in built.run.statuses().items() if s in ("error", "fail", "skipped")}
+    return failed_nodes(built.run.target_path)
 
 
 def test_build_succeeds_with_every_node(built_warehouse: BuiltWarehouse) -> None:

@@ -17,22 +17,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from loaders import contract, locks
-from loaders.binance import load
 from loaders.binance.manifest import read_entries
-from tests.dbt_helpers import MARTS, query
+from tests.dbt_helpers import MARTS, grains, query
 from tests.fixtures.binance_server import BinanceServer, Fault, kline_table
 from tests.fixtures.dbt import run_dbt
 from tests.fixtures.loader_cli import loaders_at_once
 from tests.fixtures.paths import REPO_ROOT
-from tests.test_dbt_incremental import KEY, _differences
+from tests.test_dbt_incremental import _differences
 
 pytestmark = pytest.mark.slow
 
 SYMBOL = "BTCUSDT"
-
-
-def mart_rows(duckdb_path: Path, table: str) -> dict[tuple, dict]:
-    return {tuple(r[k] for k in KEY): r for r in query(duckdb_path, f"select * from main.{table}")}
 
 
 def assert_marts_equal_full_refresh(lake: Path, incremental: Path, work: Path) -> None:
@@ -40,17 +35,14 @@ def assert_marts_equal_full_refresh(lake: Path, incremental: Path, work: Path) -
     full = work / "full.duckdb"
     run = run_dbt("build", "--full-refresh", lake_dir=lake, duckdb_path=full, work_dir=work / "full")
     assert run.success, run.statuses()
+    keys = grains(run.target_path)
     for table in MARTS:
-        assert _differences(mart_rows(full, table), mart_rows(incremental, table)) == [], table
+        rows = {db: query(db, f"select * from main.{table}") for db in (full, incremental)}
+        assert _differences(rows[full], rows[incremental], keys[table]) == [], table
 
 
 def load_all(server: BinanceServer, lake: Path, **kw: object):
-    summary = load(
-        "spot", [SYMBOL], ["1h"], lake=lake, base_url=server.base_url, listing_url=server.listing_url,
-        progress=False, **kw,
-    )  # fmt: skip
-    assert summary.ok, summary.failures
-    return summary
+    return server.load(lake, "spot", [SYMBOL], ["1h"], **kw)
 
 
 def publish_month(server: BinanceServer, month: str, seed: int, *, daily: bool) -> None:
@@ -188,8 +180,7 @@ def test_concurrent_loaders_then_a_build_equal_a_full_refresh(
     for k, symbol in enumerate(("BTCUSDT", "ETHUSDT")):
         for m, month in enumerate(("2024-01", "2024-02", "2024-03")):
             binance_server.add_klines("spot", symbol, "1h", month, seed=10 * k + m)
-    first = load("spot", ["BTCUSDT"], ["1h"], end="2024-01", lake=lake, base_url=binance_server.base_url,
-                 listing_url=binance_server.listing_url, progress=False)  # fmt: skip
+    first = binance_server.load(lake, "spot", ["BTCUSDT"], ["1h"], end="2024-01", check=False)
     assert first.loaded == 1
     assert run_dbt("build", lake_dir=lake, duckdb_path=db, work_dir=work / "1").success
     binance_server.zip_fault = Fault(chunk_delay=0.05, chunk_size=8192)

@@ -195,7 +195,6 @@ def test_dry_run_changes_nothing(lake: Path, s3_server: S3Server, s3_bucket: str
 def test_delete_removes_daily_files_a_monthly_archive_replaced(
     binance_server: BinanceServer, tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    from loaders.binance import load
 
     lake = tmp_path / "lake"
     days = ["2024-03-01", "2024-03-02"]
@@ -203,17 +202,7 @@ def test_delete_removes_daily_files_a_monthly_archive_replaced(
         binance_server.add_klines("spot", "BTCUSDT", "1h", day, seed=seed)
 
     def load_march() -> None:
-        load(
-            "spot",
-            ["BTCUSDT"],
-            ["1h"],
-            start="2024-03",
-            end="2024-03",
-            lake=lake,
-            base_url=binance_server.base_url,
-            listing_url=binance_server.listing_url,
-            progress=False,
-        )
+        binance_server.load(lake, "spot", ["BTCUSDT"], ["1h"], start="2024-03", end="2024-03", check=False)
 
     load_march()
     month = contract.partition_dir(lake, "klines", "spot", "1h", "BTCUSDT", "2024-03")
