@@ -2,9 +2,7 @@
     metric_at) of open interest and the long/short ratios, the mean taker buy/sell ratio and the row
     count. Incremental on the metrics manifest. -#}
 {{ config(**binance_incremental_config()) }}
--- depends_on: {{ ref('stg_binance__manifest') }}
-
-{%- set scope, watermark = binance_lake_changes(['metrics']) %}
+{%- set scope = binance_scope(datasets=['metrics']) %}
 
 with
 
@@ -12,7 +10,7 @@ metrics as (
 
     select *
     from {{ ref('stg_binance__metrics') }} as metrics  -- noqa: AL05
-    where {{ binance_in_scope(scope, 'metrics', 'metric_at', from_lake=true) }}
+    where {{ binance_in_scope(scope, 'metrics', 'metric_at') }}
 
 ),
 
@@ -31,7 +29,7 @@ final as (
         count(*) as metrics_rows,
         max(metric_at) as last_metric_at,
         {{ binance_built_at() }} as _built_at,
-        {{ watermark }} as _manifest_loaded_at
+        {{ scope.watermark }} as _manifest_loaded_at
     from metrics
     group by market, symbol, cast(metric_at as date)
 
