@@ -1,208 +1,220 @@
-{#- Which series an incremental model must rebuild, and from which day.
+{#- Which series an incremental model must rebuild, and from which day (docs/building.md#incremental-builds).
 
-    The intermediate models store `_manifest_loaded_at` on every row they write: the latest manifest
-    `loaded_at` of their datasets when the run started (the loader stamps entries under the manifest
-    lock, strictly increasing, so an entry can never appear later with an older stamp). Archives with a
-    later stamp, and lake files no manifest records yet, are what changed. The marts store `_built_at`
-    (the run's start) and rebuild what their upstream rewrote after their own latest `_built_at`. A
-    series is rebuilt from the first day of the earliest change, so adding a month rebuilds that month
-    only, and an old archive Binance replaced (and the loader reloaded) is picked up too. How a run
-    writes its rows (delete+insert on DuckDB, partition overwrite on Spark) is in incremental_write.sql
-    (binance_incremental_config, binance_incremental_select). -#}
+    A model gets its scope in one line, `{%- set scope = binance_scope(...) %}`, and filters its reads
+    with `binance_in_scope(scope, ...)`. The scope is SQL (the series to rebuild as a relation, merged
+    in SQL), so nothing is copied from the warehouse into the model's text: one query per lake model
+    reads the earliest day to rebuild, the literal the lake reads are bounded by.
+
+    The intermediate models reading the lake store `_manifest_loaded_at` on every row they write: the
+    latest manifest `loaded_at` of their datasets (the loader stamps entries under the manifest lock,
+    strictly increasing, so an entry can never appear later with an older stamp). Archives with a later
+    stamp, and lake files no manifest records yet, are what changed. The models reading other models
+    store `_built_at` (the run's start) and rebuild what their upstream rewrote after their own latest
+    `_built_at`. A series is rebuilt from the first day of the earliest change, so adding a month
+    rebuilds that month only, and an old archive Binance replaced (and the loader reloaded) is picked up
+    too. How a run writes its rows (delete+insert on DuckDB, partition overwrite on Spark) is
+    binance_incremental_config and binance_incremental_select (incremental_write.sql). -#}
 
 {% macro binance_built_at() -%}
     {{- return(binance_timestamp_literal(run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f'))) -}}
 {%- endmacro %}
 
 
-{% macro binance_manifest_watermark(datasets) -%}
-    {#- The latest manifest loaded_at of `datasets` as a SQL literal ("null" without one). Read before the
-        scope, which is then bounded by it: what arrives in between is the next run's. -#}
-    {%- if not execute or not graph.get('sources') or load_relation(ref('stg_binance__manifest')) is none -%}
-        {#- (A unit test's graph has no sources: its inputs are fixtures. `dbt compile` or sqlfluff on a
-            fresh warehouse has no manifest view yet; a build always creates it first.) -#}
-        {{- return(binance_timestamp_literal(none)) -}}
+{% macro binance_scope(datasets=none, upstream=none, interval=none) -%}
+    {#- The scope of an incremental model: what it rebuilds. One of
+
+            {%- set scope = binance_scope(datasets=['fundingRate']) %}                  a model reading the lake
+            {%- set scope = binance_scope(datasets=['klines'], interval='1h') %}        ... one interval of it
+            {%- set scope = binance_scope(upstream=[ref('int_binance__funding_daily')]) %}   reading models
+
+        `datasets`: the lake datasets the model reads; their archives that changed since the model's
+        last build (binance_lake_changed). `interval`: only that interval's archives, and the table must
+        have been built from it (a switch needs a full refresh). `upstream`: relations (a ref() or a CTE
+        of the model) with market, symbol, trade_date and _built_at; their rows written after this
+        model's last build (binance_upstream_changed). A lake scope calls ref('stg_binance__manifest')
+        whatever the run, so dbt knows the model reads it (no `-- depends_on` comment).
+
+        Returns a dict:
+        - changed: a SQL query, one row per series to rebuild (market, symbol, interval, rebuild_from a
+          date), the changes of every source merged in SQL: a series once, from its earliest change.
+          `interval` is the archives' ('' for datasets without one), null for an upstream scope. No rows
+          on a full build.
+        - watermark: a lake scope's SQL expression for the column `_manifest_loaded_at`: the latest
+          loaded_at of `datasets` in this build's manifest (a table read once per build, so the changes
+          are bounded by it: what arrives later is the next run's).
+        - floor: a lake scope's earliest rebuild_from ('YYYY-MM-DD'; '9999-12-31' when nothing
+          changed) on an incremental run, else none: one query, because DuckDB and Spark prune
+          partition folders and Parquet row groups only by a literal.
+        - by_interval: the series are keyed by interval too (kline-format datasets, named *klines).
+        - lake: a lake scope (its reads are staging views with lake_month). -#}
+    {%- if (datasets is none) == (upstream is none) -%}
+        {{- binance_fail('binance_scope: give either datasets or upstream') -}}
     {%- endif -%}
-    {%- set latest = run_query("select cast(max(loaded_at) as string) from " ~ ref('stg_binance__manifest')
-        ~ " where dataset in (" ~ binance_literals(datasets) ~ ")").columns[0].values()[0] -%}
-    {{- return(binance_timestamp_literal(latest)) -}}
-{%- endmacro %}
-
-
-{% macro binance_rows_to_scope(result) -%}
-    {#- agate rows (market, symbol, rebuild_from[, interval]) -> list of dicts, rebuild_from as
-        'YYYY-MM-DD'. -#}
-    {%- set scope = [] -%}
-    {%- for row in result.rows -%}
-        {%- set entry = {'market': row[0], 'symbol': row[1], 'rebuild_from': row[2] | string} -%}
-        {%- if row | length > 3 -%}
-            {%- do entry.update({'interval': row[3]}) -%}
-        {%- endif -%}
-        {%- do scope.append(entry) -%}
-    {%- endfor -%}
-    {{- return(scope) -}}
-{%- endmacro %}
-
-
-{% macro binance_lake_changes(datasets, interval=none) -%}
-    {#- What an incremental model reading the lake rebuilds, as [scope, watermark]: the series whose
-        archives of `datasets` (of `interval`, when given) changed since the model's last build (none on
-        a full build: binance_in_scope is then true), and the manifest's latest loaded_at, which the
-        model stores as _manifest_loaded_at for the next run. A table aggregated from one interval cannot
-        switch to another without a full refresh. -#}
-    {%- set watermark = binance_manifest_watermark(datasets) if execute else 'null' -%}
-    {%- if not (execute and is_incremental()) -%}
-        {{- return([[], watermark]) -}}
+    {%- set incremental = execute and is_incremental() -%}
+    {%- if upstream is not none -%}
+        {{- return({
+            'changed': binance_upstream_changed(upstream) if incremental else binance_no_changes(),
+            'watermark': none,
+            'floor': none,
+            'by_interval': false,
+            'lake': false,
+        }) -}}
     {%- endif -%}
+    {%- set manifest = ref('stg_binance__manifest') -%}
     {%- if interval is not none -%}
         {%- do binance_assert_built_from(interval) -%}
     {%- endif -%}
-    {{- return([binance_changed_series(datasets, watermark, interval=interval), watermark]) -}}
+    {%- set changed = binance_lake_changed(manifest, datasets, interval) if incremental
+        else binance_no_changes() -%}
+    {%- set floor = none -%}
+    {%- if incremental -%}
+        {%- set earliest = run_query(
+            'select cast(min(rebuild_from) as string) from (' ~ changed ~ ') as changed'
+        ).columns[0].values()[0] -%}
+        {%- set floor = (earliest or '9999-12-31')[:10] -%}
+    {%- endif -%}
+    {#- Kline-format datasets (klines, markPriceKlines, ...) have an interval in their paths. -#}
+    {%- set kline_format = [] -%}
+    {%- for dataset in datasets if (dataset | lower).endswith('klines') -%}
+        {%- do kline_format.append(dataset) -%}
+    {%- endfor -%}
+    {%- set watermark -%}
+        cast((
+            select max(manifest.loaded_at) from {{ manifest }} as manifest
+            where manifest.dataset in ({{ binance_literals(datasets) }})
+        ) as {{ binance_timestamp_type() }})
+    {%- endset -%}
+    {{- return({
+        'changed': changed,
+        'watermark': watermark,
+        'floor': floor,
+        'by_interval': kline_format | length == datasets | length,
+        'lake': true,
+    }) -}}
 {%- endmacro %}
 
 
-{% macro binance_changed_series(datasets, watermark, interval=none, by_interval=false) -%}
-    {#- Series of `datasets` (and `interval`) whose archives entered the manifest after this model's
-        last build and at or before `watermark`, whose lake files no manifest records or are not the
-        size their entry records, or whose files were modified after both their entry was saved and
-        this model's last build began (a file replaced while its entry was not saved, same size or a
-        manifest without sizes: a build never stays green on content it did not read): (market,
-        symbol, first day to rebuild[, interval when by_interval]). A loader saves an entry after its
-        file is in place, so a file time (whole seconds on DuckDB, rounded down) is never later than
-        its own entry's loaded_at; a lake copied without its file times is rebuilt once. -#}
-    {%- set last_build -%}
-        (select coalesce(max(_built_at), {{ binance_timestamp_literal('1970-01-01') }}) from {{ this }})
-    {%- endset -%}
+{% macro binance_lake_changed(manifest, datasets, interval) -%}
+    {#- Series of `datasets` (and `interval`) whose archives entered the manifest after this model's last
+        build, whose lake files no manifest records or are not the size their entry records, or whose
+        files were modified after both their entry was saved and this model's last build began (a file
+        replaced while its entry was not saved, same size or a manifest without sizes: a build never
+        stays green on content it did not read). A loader saves an entry after its file is in place, so
+        a file time (whole seconds on DuckDB, rounded down) is never later than its own entry's
+        loaded_at; a lake copied without its file times is rebuilt once. -#}
+    {%- set epoch = binance_timestamp_literal('1970-01-01') -%}
+    {%- set quoted_interval = adapter.quote('interval') -%}
     {%- set query -%}
-        select market, symbol, min(period_start){{ ', ' ~ adapter.quote('interval') if by_interval }}
-        from {{ ref('stg_binance__manifest') }}
+        select
+            archives.market,
+            archives.symbol,
+            archives.{{ quoted_interval }},
+            min(archives.period_start) as rebuild_from
+        from {{ manifest }} as archives
         where
-            dataset in ({{ binance_literals(datasets) }})
+            archives.dataset in ({{ binance_literals(datasets) }})
             {%- if interval is not none %}
-                and {{ adapter.quote('interval') }} = {{ binance_literal(interval) }}
+                and archives.{{ quoted_interval }} = {{ binance_literal(interval) }}
             {%- endif %}
             and (
-                not is_recorded
-                or is_stale_record
-                or (
-                    loaded_at > (
-                        select coalesce(max(_manifest_loaded_at), {{ binance_timestamp_literal('1970-01-01') }})
-                        from {{ this }}
-                    )
-                    and loaded_at <= {{ watermark }}
+                not archives.is_recorded
+                or archives.is_stale_record
+                or archives.loaded_at > (
+                    select coalesce(max(built._manifest_loaded_at), {{ epoch }}) from {{ this }} as built
                 )
-                or (_file_modified_at > loaded_at and _file_modified_at > {{ last_build }})
+                or (
+                    archives._file_modified_at > archives.loaded_at
+                    and archives._file_modified_at > (
+                        select coalesce(max(built._built_at), {{ epoch }}) from {{ this }} as built
+                    )
+                )
             )
-        group by market, symbol{{ ', ' ~ adapter.quote('interval') if by_interval }}
-        order by market, symbol
+        group by archives.market, archives.symbol, archives.{{ quoted_interval }}
     {%- endset -%}
-    {{- return(binance_rows_to_scope(run_query(query))) -}}
+    {{- return(query) -}}
 {%- endmacro %}
 
 
-{% macro binance_literals(values) -%}
-    {#- A comma-separated list of SQL literals (binance_literal), for `in (...)`. -#}
-    {%- set out = [] -%}
-    {%- for value in values -%}
-        {%- do out.append(binance_literal(value)) -%}
-    {%- endfor -%}
-    {{- return(out | join(', ')) -}}
-{%- endmacro %}
-
-
-{% macro binance_changed_upstream(upstream, date_column='trade_date') -%}
-    {#- Series with rows in `upstream` written after this model's last build. -#}
+{% macro binance_upstream_changed(upstream) -%}
+    {#- Series with rows in any of `upstream` written after this model's last build, from the earliest
+        such trade_date. -#}
     {%- set query -%}
-        select market, symbol, min({{ date_column }})
-        from {{ upstream }}
-        where _built_at > (select coalesce(max(_built_at), {{ binance_timestamp_literal('1970-01-01') }}) from {{ this }})
-        group by market, symbol
-        order by market, symbol
-    {%- endset -%}
-    {{- return(binance_rows_to_scope(run_query(query))) -}}
-{%- endmacro %}
-
-
-{% macro binance_scope_values(scope) -%}
-    {#- The scope as a SQL relation (market, symbol, rebuild_from, interval); no rows when nothing
-        changed. `interval` is null unless the scope is per interval. -#}
-    {%- if scope | length == 0 -%}
-        (
-            select
-                cast(null as string) as market,
-                cast(null as string) as symbol,
-                cast(null as date) as rebuild_from,
-                cast(null as string) as {{ adapter.quote('interval') }}
-            where false
-        )
-    {%- else -%}
-        (
-            select * from (values
-            {%- for s in scope %}
-                ({{ binance_literal(s.market) }}, {{ binance_literal(s.symbol) }}, cast({{ binance_literal(s.rebuild_from) }} as date),
-                {{ binance_literal(s.interval) if s.interval is defined else 'cast(null as string)' }}){{ ',' if not loop.last }}
+        select
+            upstream_rows.market,
+            upstream_rows.symbol,
+            cast(null as string) as {{ adapter.quote('interval') }},
+            min(upstream_rows.trade_date) as rebuild_from
+        from (
+            {%- for relation in upstream %}
+                select
+                    written.market,
+                    written.symbol,
+                    cast(written.trade_date as date) as trade_date
+                from {{ relation }} as written
+                where written._built_at > (
+                    select coalesce(max(built._built_at), {{ binance_timestamp_literal('1970-01-01') }})
+                    from {{ this }} as built
+                )
+                {%- if not loop.last %}
+                    union all
+                {%- endif %}
             {%- endfor %}
-            ) as scope (market, symbol, rebuild_from, {{ adapter.quote('interval') }})
-        )
-    {%- endif -%}
+        ) as upstream_rows
+        group by upstream_rows.market, upstream_rows.symbol
+    {%- endset -%}
+    {{- return(query) -}}
 {%- endmacro %}
 
 
-{% macro binance_in_scope(scope, relation, date_column=none, from_lake=false) -%}
-    {#- A WHERE condition on `relation` (an alias with market and symbol columns): true on a full build;
-        on an incremental one, the row's series is in `scope` and (with `date_column`, a date or
-        timestamp column) the row is on or after its rebuild_from; `from_lake` when `relation` is a
-        staging view, whose lake_month then bounds the files read. The subqueries are correlated by
-        equality only, so DuckDB hash-joins them: an EXISTS that also held the date range ran as a
-        nested loop, 5-10x slower on every candle read (benchmarks/bench_dbt.py). -#}
+{% macro binance_no_changes() -%}
+    {#- The scope's relation on a full build: no rows (everything is built). -#}
+    {%- set query -%}
+        select
+            cast(null as string) as market,
+            cast(null as string) as symbol,
+            cast(null as string) as {{ adapter.quote('interval') }},
+            cast(null as date) as rebuild_from
+        where false
+    {%- endset -%}
+    {{- return(query) -}}
+{%- endmacro %}
+
+
+{% macro binance_in_scope(scope, relation, date_column=none) -%}
+    {#- A WHERE condition on `relation` (an alias with market and symbol columns, and interval when the
+        scope is by interval): true on a full build; on an incremental one, the row's series is in the
+        scope and (with `date_column`, a date or timestamp column) the row is on or after its
+        rebuild_from. On a lake scope `relation` is a staging view: the literal floor bounds its
+        lake_month (the Hive partition: whole files skipped by their path; a bound on the row time alone
+        still opens every file's footer, 25 s instead of 4 s over 219k metrics files) and the row time
+        (the Parquet scan skips older row groups). The subqueries are correlated by equality only, so
+        DuckDB hash-joins them: an EXISTS that also held the date range ran as a nested loop, 5-10x
+        slower on every candle read (benchmarks/bench_dbt.py). -#}
     {%- if not is_incremental() -%}
         true
     {%- else -%}
         {%- set same_series -%}
-            scope.market = {{ relation }}.market
-            and scope.symbol = {{ relation }}.symbol
-            {%- if scope | selectattr('interval', 'defined') | list | length > 0 %}
-                and scope.{{ adapter.quote('interval') }} = {{ relation }}.{{ adapter.quote('interval') }}
+            changed.market = {{ relation }}.market
+            and changed.symbol = {{ relation }}.symbol
+            {%- if scope.by_interval %}
+                and changed.{{ adapter.quote('interval') }} = {{ relation }}.{{ adapter.quote('interval') }}
             {%- endif %}
         {%- endset -%}
         {%- if date_column is none -%}
-            exists (select 1 from {{ binance_scope_values(scope) }} as scope where {{ same_series }})
+            exists (select 1 from ({{ scope.changed }}) as changed where {{ same_series }})
         {%- else -%}
-            {#- The earliest rebuilt day as a literal too: the Parquet scan skips older row groups. -#}
-            {{ relation }}.{{ date_column }} >= {{ binance_scope_min_date(scope) }}
-            {%- if from_lake %}
-                and {{ relation }}.lake_month >= {{ binance_literal(binance_scope_min_month(scope)) }}
-            {%- endif %}
-            and cast({{ relation }}.{{ date_column }} as date) >= (
-                select max(scope.rebuild_from)
-                from {{ binance_scope_values(scope) }} as scope
+            {%- if scope.lake and scope.floor is not none -%}
+                {{ relation }}.{{ date_column }} >= {{ binance_timestamp_literal(scope.floor) }}
+                and {{ relation }}.lake_month >= {{ binance_literal(scope.floor[:7]) }}
+                and
+            {% endif -%}
+            cast({{ relation }}.{{ date_column }} as date) >= (
+                select min(changed.rebuild_from)
+                from ({{ scope.changed }}) as changed
                 where {{ same_series }}
             )
         {%- endif -%}
     {%- endif -%}
-{%- endmacro %}
-
-
-{% macro binance_scope_min_date(scope) -%}
-    {#- Earliest rebuild_from of the scope as a timestamp literal, or the epoch on a full build: a literal
-        the Parquet scan can prune row groups with. -#}
-    {%- if not is_incremental() -%}
-        {{- return(binance_timestamp_literal('1970-01-01')) -}}
-    {%- elif scope | length == 0 -%}
-        {{- return(binance_timestamp_literal('9999-12-31')) -}}
-    {%- endif -%}
-    {{- return(binance_timestamp_literal(scope | map(attribute='rebuild_from') | min)) -}}
-{%- endmacro %}
-
-
-{% macro binance_scope_min_month(scope) -%}
-    {#- The lake month (YYYY-MM) of the scope's earliest rebuild_from: a bound on the staging views'
-        lake_month, the Hive partition, which skips whole files by their path (a bound on the row time
-        alone still opens every file's footer: 25 s instead of 4 s over 219k metrics files). -#}
-    {%- if scope | length == 0 -%}
-        {{- return('9999-12') -}}
-    {%- endif -%}
-    {{- return((scope | map(attribute='rebuild_from') | min | string)[:7]) -}}
 {%- endmacro %}
 
 
@@ -219,29 +231,11 @@
 {%- endmacro %}
 
 
-{% macro binance_merge_scopes(scopes) -%}
-    {#- The union of several scopes: each series once, from its earliest rebuild_from. -#}
-    {%- set earliest = {} -%}
-    {%- for scope in scopes -%}
-        {%- for s in scope -%}
-            {%- set key = s.market ~ '|' ~ s.symbol -%}
-            {%- if key not in earliest or s.rebuild_from < earliest[key].rebuild_from -%}
-                {%- do earliest.update({key: s}) -%}
-            {%- endif -%}
-        {%- endfor -%}
-    {%- endfor -%}
-    {{- return(earliest.values() | sort(attribute='market') | list) -}}
-{%- endmacro %}
-
-
-{% macro binance_regime_markets_of(derivatives_scope) -%}
-    {#- The regime rows a futures series feeds: um futures feed the spot and um rows of the symbol, cm
-        futures the cm rows (fct_regime_features_daily.derivatives_market). -#}
+{% macro binance_literals(values) -%}
+    {#- A comma-separated list of SQL literals (binance_literal), for `in (...)`. -#}
     {%- set out = [] -%}
-    {%- for s in derivatives_scope -%}
-        {%- for market in (['cm'] if s.market == 'cm' else ['spot', 'um']) -%}
-            {%- do out.append({'market': market, 'symbol': s.symbol, 'rebuild_from': s.rebuild_from}) -%}
-        {%- endfor -%}
+    {%- for value in values -%}
+        {%- do out.append(binance_literal(value)) -%}
     {%- endfor -%}
-    {{- return(out) -}}
+    {{- return(out | join(', ')) -}}
 {%- endmacro %}

@@ -2,19 +2,17 @@
     before a `lake_month` bound prunes any (255k files on a 200-symbol x 3-year lake: most of a daily
     update's reads), so a bound alone does not make a run cheap; reading fewer folders does. -#}
 
-{% macro binance_lake_read(relation, min_month) -%}
-    {#- `relation` (a staging view over one lake dataset, e.g. ref('stg_binance__metrics')) as it reads
-        on an incremental run whose rows all have lake_month >= `min_month`.
-
-        min_month: 'YYYY-MM', the ONE literal floor month of the run's scope, the same the caller bounds
-        lake_month with (binance_in_scope(..., from_lake=true); binance_scope_min_month(scope)), or
-        none for no floor. The caller keeps its own lake_month bound: this only drops the folders that
-        bound would drop.
+{% macro binance_lake_read(relation, scope) -%}
+    {#- `relation` (a staging view over one lake dataset, e.g. ref('stg_binance__metrics')) as an
+        incremental model with lake scope `scope` (binance_scope) reads it: only the month folders at or
+        after the scope's literal floor, which binance_in_scope bounds lake_month with too (this only
+        drops the folders that bound would drop).
         Returns `relation` itself on a full build, without a floor, on Spark, for a lake in a bucket or
         without the dbt_plugins.lake plugin (correct, listing everything). Otherwise the view's own SQL
         (renames, the archive-name filter, the deduplicating window, which works per month folder) over
         the globs of the month folders at or after `min_month` that hold a file; a relation with the
         view's columns and no rows when there is none (an empty scope, floor '9999-12'). -#}
+    {%- set min_month = scope.floor[:7] if scope.floor else none -%}
     {{- return(adapter.dispatch('binance_lake_read', 'binance_warehouse')(relation, min_month)) -}}
 {%- endmacro %}
 

@@ -5,15 +5,9 @@
     series whose per-dataset rows changed are recomputed over their whole daily history (oi_change_1d
     needs the day before) and only their changed days are written. -#}
 {{ config(**binance_incremental_config()) }}
-
-{%- set scope = [] -%}
-{%- if execute and is_incremental() -%}
-    {%- set scope = binance_merge_scopes([
-        binance_changed_upstream(ref('int_binance__funding_daily')),
-        binance_changed_upstream(ref('int_binance__metrics_daily')),
-        binance_changed_upstream(ref('int_binance__price_klines_daily')),
-    ]) -%}
-{%- endif %}
+{%- set scope = binance_scope(upstream=[
+    ref('int_binance__funding_daily'), ref('int_binance__metrics_daily'), ref('int_binance__price_klines_daily'),
+]) %}
 
 with
 

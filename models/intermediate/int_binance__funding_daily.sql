@@ -1,9 +1,7 @@
 {#- One row per market, symbol and UTC day with funding events: their sum, count and hours (a funding
     event belongs to the day of its funding_at). Incremental on the fundingRate manifest. -#}
 {{ config(**binance_incremental_config()) }}
--- depends_on: {{ ref('stg_binance__manifest') }}
-
-{%- set scope, watermark = binance_lake_changes(['fundingRate']) %}
+{%- set scope = binance_scope(datasets=['fundingRate']) %}
 
 with
 
@@ -11,9 +9,9 @@ funding as (
 
     select *
     from {{ binance_lake_read(
-        ref('stg_binance__funding_rates'), binance_scope_min_month(scope)
+        ref('stg_binance__funding_rates'), scope
     ) }} as funding  -- noqa: AL05
-    where {{ binance_in_scope(scope, 'funding', 'funding_at', from_lake=true) }}
+    where {{ binance_in_scope(scope, 'funding', 'funding_at') }}
 
 ),
 
@@ -27,7 +25,7 @@ final as (
         count(*) as funding_events,
         cast(sum(funding_interval_hours) as bigint) as funding_hours,
         {{ binance_built_at() }} as _built_at,
-        {{ watermark }} as _manifest_loaded_at
+        {{ scope.watermark }} as _manifest_loaded_at
     from funding
     group by market, symbol, cast(funding_at as date)
 

@@ -3,10 +3,8 @@
     candle; incremental, so a run reads just the days whose archives changed
     (macros/binance/incremental.sql). -#}
 {{ config(**binance_incremental_config()) }}
--- depends_on: {{ ref('stg_binance__manifest') }}
-
 {%- set source_interval = var('daily_source_interval') -%}
-{%- set scope, watermark = binance_lake_changes(['klines'], interval=source_interval) %}
+{%- set scope = binance_scope(datasets=['klines'], interval=source_interval) %}
 
 with
 
@@ -14,11 +12,11 @@ candles as (
 
     select *
     from {{ binance_lake_read(
-        ref('stg_binance__klines'), binance_scope_min_month(scope)
+        ref('stg_binance__klines'), scope
     ) }} as candles  -- noqa: AL05
     where
         {{ adapter.quote('interval') }} = {{ binance_literal(source_interval) }}
-        and {{ binance_in_scope(scope, 'candles', 'open_at', from_lake=true) }}
+        and {{ binance_in_scope(scope, 'candles', 'open_at') }}
 
 ),
 
@@ -32,9 +30,9 @@ previous_day as (
             built_days.symbol,
             {{ binance_arg_max('built_days.close_price', 'built_days.trade_date') }} as previous_close
         from {{ this }} as built_days
-        inner join {{ binance_scope_values(scope) }} as scope
-            on built_days.market = scope.market and built_days.symbol = scope.symbol
-        where built_days.trade_date < scope.rebuild_from
+        inner join ({{ scope.changed }}) as changed
+            on built_days.market = changed.market and built_days.symbol = changed.symbol
+        where built_days.trade_date < changed.rebuild_from
         group by built_days.market, built_days.symbol
     {%- else %}
         select
@@ -113,7 +111,7 @@ final as (
         -- of the day pairs with the previous day's close (across midnight and gaps).
         {{ binance_sum_squared_log_returns('closes', 'previous_close') }} as realized_variance,
         {{ binance_built_at() }} as _built_at,
-        {{ watermark }} as _manifest_loaded_at
+        {{ scope.watermark }} as _manifest_loaded_at
     from with_previous_close
 
 )

@@ -2,9 +2,7 @@
     metric_at) of open interest and the long/short ratios, the mean taker buy/sell ratio and the row
     count. Incremental on the metrics manifest. -#}
 {{ config(**binance_incremental_config()) }}
--- depends_on: {{ ref('stg_binance__manifest') }}
-
-{%- set scope, watermark = binance_lake_changes(['metrics']) %}
+{%- set scope = binance_scope(datasets=['metrics']) %}
 
 with
 
@@ -12,9 +10,9 @@ metrics as (
 
     select *
     from {{ binance_lake_read(
-        ref('stg_binance__metrics'), binance_scope_min_month(scope)
+        ref('stg_binance__metrics'), scope
     ) }} as metrics  -- noqa: AL05
-    where {{ binance_in_scope(scope, 'metrics', 'metric_at', from_lake=true) }}
+    where {{ binance_in_scope(scope, 'metrics', 'metric_at') }}
 
 ),
 
@@ -33,7 +31,7 @@ final as (
         count(*) as metrics_rows,
         max(metric_at) as last_metric_at,
         {{ binance_built_at() }} as _built_at,
-        {{ watermark }} as _manifest_loaded_at
+        {{ scope.watermark }} as _manifest_loaded_at
     from metrics
     group by market, symbol, cast(metric_at as date)
 

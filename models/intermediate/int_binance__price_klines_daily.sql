@@ -2,11 +2,10 @@
     `daily_source_interval`: the close of each series' last candle of the day and the mean premium.
     Incremental on the three datasets' manifests. -#}
 {{ config(**binance_incremental_config()) }}
--- depends_on: {{ ref('stg_binance__manifest') }}
-
-{%- set datasets = ['markPriceKlines', 'indexPriceKlines', 'premiumIndexKlines'] -%}
 {%- set source_interval = var('daily_source_interval') -%}
-{%- set scope, watermark = binance_lake_changes(datasets, interval=source_interval) %}
+{%- set scope = binance_scope(
+    datasets=['markPriceKlines', 'indexPriceKlines', 'premiumIndexKlines'], interval=source_interval,
+) %}
 
 with
 
@@ -24,11 +23,11 @@ candles as (
             open_at,
             close_price
         from {{ binance_lake_read(
-            ref(model), binance_scope_min_month(scope)
+            ref(model), scope
         ) }} as candles  -- noqa: AL05
         where
             {{ adapter.quote('interval') }} = {{ binance_literal(source_interval) }}
-            and {{ binance_in_scope(scope, 'candles', 'open_at', from_lake=true) }}
+            and {{ binance_in_scope(scope, 'candles', 'open_at') }}
         {%- if not loop.last %}
             union all
         {%- endif %}
@@ -62,7 +61,7 @@ final as (
         max(case when dataset = 'premiumIndexKlines' then last_close end) as premium_close,
         max(case when dataset = 'premiumIndexKlines' then mean_close end) as premium_mean,
         {{ binance_built_at() }} as _built_at,
-        {{ watermark }} as _manifest_loaded_at
+        {{ scope.watermark }} as _manifest_loaded_at
     from daily_per_dataset
     group by market, symbol, trade_date
 

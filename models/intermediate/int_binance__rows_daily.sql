@@ -5,7 +5,6 @@
 {{ config(**binance_incremental_config(
     unique_key=['dataset', 'market', 'interval', 'symbol', 'trade_date'],
 )) }}
--- depends_on: {{ ref('stg_binance__manifest') }}
 
 {%- set branches = [
     ('klines', 'stg_binance__klines', 'open_at', true),
@@ -16,13 +15,11 @@
     ('metrics', 'stg_binance__metrics', 'metric_at', false),
     ('aggTrades', 'stg_binance__agg_trades', 'transact_at', false),
 ] -%}
-{%- set watermark = binance_manifest_watermark(branches | map(attribute=0) | list) if execute else 'null' %}
 
 with
 
 {% for dataset, model, time_column, has_interval in branches %}
-{%- set scope = binance_changed_series([dataset], watermark, by_interval=has_interval)
-    if execute and is_incremental() else [] %}
+    {%- set scope = binance_scope(datasets=[dataset]) %}
     {{ dataset | lower }}_rows as (
 
         select
@@ -33,12 +30,13 @@ with
             cast({{ time_column }} as date) as trade_date,
             count(*) as rows_present,
             {{ 'cast(sum(funding_interval_hours) as bigint)' if dataset == 'fundingRate'
-                else 'cast(null as bigint)' }} as hours_present
+                else 'cast(null as bigint)' }} as hours_present,
+            {{ scope.watermark }} as _manifest_loaded_at
         -- The alias is what the scope filter of an incremental run refers to.
         from {{ binance_lake_read(
-            ref(model), binance_scope_min_month(scope)
+            ref(model), scope
         ) }} as rows_of_day  -- noqa: AL05
-        where {{ binance_in_scope(scope, 'rows_of_day', time_column, from_lake=true) }}
+        where {{ binance_in_scope(scope, 'rows_of_day', time_column) }}
         group by
             market,
             {{ adapter.quote('interval') ~ ',' if has_interval }}
@@ -52,9 +50,15 @@ final as (
 
     {%- for dataset, model, time_column, has_interval in branches %}
         select
-            *,
+            dataset,
+            market,
+            {{ adapter.quote('interval') }},
+            symbol,
+            trade_date,
+            rows_present,
+            hours_present,
             {{ binance_built_at() }} as _built_at,
-            {{ watermark }} as _manifest_loaded_at
+            _manifest_loaded_at
         from {{ dataset | lower }}_rows
         {%- if not loop.last %}
             union all

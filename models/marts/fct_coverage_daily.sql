@@ -6,9 +6,7 @@
 {{ config(**binance_incremental_config(
     unique_key=['dataset', 'market', 'interval', 'symbol', 'trade_date'],
 )) }}
-
-{%- set scope = binance_changed_upstream(ref('int_binance__rows_daily'))
-    if execute and is_incremental() else [] %}
+{%- set scope = binance_scope(upstream=[ref('int_binance__rows_daily')]) %}
 
 with
 

@@ -2,9 +2,7 @@
     (docs/features.md); computed in int_binance__derivatives_daily. Incremental: the days that
     model rewrote since this mart's last build. -#}
 {{ config(**binance_incremental_config()) }}
-
-{%- set scope = binance_changed_upstream(ref('int_binance__derivatives_daily'))
-    if execute and is_incremental() else [] %}
+{%- set scope = binance_scope(upstream=[ref('int_binance__derivatives_daily')]) %}
 
 with
 

@@ -1,8 +1,6 @@
 {#- Grain: one row per market, symbol and UTC trade_date, from the candles of `daily_source_interval`. -#}
 {{ config(**binance_incremental_config()) }}
-
-{%- set scope = binance_changed_upstream(ref('int_binance__klines_daily'))
-    if execute and is_incremental() else [] %}
+{%- set scope = binance_scope(upstream=[ref('int_binance__klines_daily')]) %}
 
 with
 

@@ -5,14 +5,7 @@
     so incremental and full-refresh tables are identical. -#}
 {{ config(**binance_incremental_config()) }}
 
-{%- set scope = [] -%}
-{%- if execute and is_incremental() -%}
-    {%- set derivatives_scope = binance_changed_upstream(ref('int_binance__derivatives_daily')) -%}
-    {%- set scope = binance_merge_scopes([
-        binance_changed_upstream(ref('int_binance__klines_daily')),
-        binance_regime_markets_of(derivatives_scope),
-    ]) -%}
-{%- endif -%}
+{%- set scope = binance_scope(upstream=[ref('int_binance__klines_daily'), 'derivatives_of_regime_rows']) -%}
 {%- set period = 14 %}
 
 with
@@ -45,6 +38,27 @@ regime_states as (
 
     -- Most likely regime-probability state of each day (docs/regimes.md); no rows on Spark (models off).
     select * from {{ ref('int_regime__states_daily') }}
+
+),
+
+derivatives_of_regime_rows as (  -- noqa: ST03
+
+    -- The futures rows as the regime rows they feed (derivatives_market below): um futures feed the spot
+    -- and um rows of the symbol, cm futures the cm rows. Read by an incremental run's scope only.
+    select
+        market,
+        symbol,
+        trade_date,
+        _built_at
+    from derivatives
+    union all
+    select
+        'spot' as market,
+        symbol,
+        trade_date,
+        _built_at
+    from derivatives
+    where market = 'um'
 
 ),
 

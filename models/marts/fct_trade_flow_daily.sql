@@ -3,9 +3,7 @@
     in contracts for cm (COIN-M contracts are USD-denominated: price x quantity is then not a notional).
     Incremental on the aggTrades manifest: a run reads only the days whose archives changed. -#}
 {{ config(**binance_incremental_config()) }}
--- depends_on: {{ ref('stg_binance__manifest') }}
-
-{%- set scope, watermark = binance_lake_changes(['aggTrades']) %}
+{%- set scope = binance_scope(datasets=['aggTrades']) %}
 
 with
 
@@ -13,9 +11,9 @@ trades as (
 
     select *
     from {{ binance_lake_read(
-        ref('stg_binance__agg_trades'), binance_scope_min_month(scope)
+        ref('stg_binance__agg_trades'), scope
     ) }} as trades  -- noqa: AL05
-    where {{ binance_in_scope(scope, 'trades', 'transact_at', from_lake=true) }}
+    where {{ binance_in_scope(scope, 'trades', 'transact_at') }}
 
 ),
 
@@ -55,7 +53,7 @@ final as (
         vwap,
         missing_agg_trade_ids,
         {{ binance_built_at() }} as _built_at,
-        {{ watermark }} as _manifest_loaded_at
+        {{ scope.watermark }} as _manifest_loaded_at
     from daily
 
 )
