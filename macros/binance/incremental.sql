@@ -236,10 +236,11 @@
 
 {% macro binance_regime_markets_of(derivatives_scope) -%}
     {#- The regime rows a futures series feeds: um futures feed the spot and um rows of the symbol, cm
-        futures the cm rows (fct_regime_features_daily.derivatives_market). -#}
+        futures the cm rows (binance_derivatives_markets). -#}
     {%- set out = [] -%}
+    {%- set feeds = binance_derivatives_markets() -%}
     {%- for s in derivatives_scope -%}
-        {%- for market in (['cm'] if s.market == 'cm' else ['spot', 'um']) -%}
+        {%- for market in feeds if feeds[market] == s.market -%}
             {%- do out.append({'market': market, 'symbol': s.symbol, 'rebuild_from': s.rebuild_from}) -%}
         {%- endfor -%}
     {%- endfor -%}

@@ -3,7 +3,6 @@
     fct_regime_features_daily adds (docs/regimes.md). On Spark, where the probability models (dbt Python
     models) are off, it is on all the same with no rows, so the features mart and its unit tests read
     the same relation on both engines. -#}
-{{ config(enabled=true) }}
 {%- if target.type == 'spark' %}
 
 select
