@@ -20,7 +20,7 @@ daily as (
 
 ),
 
-returns as (
+daily_returns as (
 
     select * from {{ ref('int_binance__returns_daily') }}
 
@@ -41,15 +41,15 @@ series as (
         daily.base_volume,
         daily.taker_buy_base_volume,
         daily.realized_variance,
-        returns.previous_close,
-        returns.log_return,
+        daily_returns.previous_close,
+        daily_returns.log_return,
         {{ binance_day_number('daily.trade_date') }} as day_number
     from daily
-    inner join returns
+    inner join daily_returns
         on
-            daily.market = returns.market
-            and daily.symbol = returns.symbol
-            and daily.trade_date = returns.trade_date
+            daily.market = daily_returns.market
+            and daily.symbol = daily_returns.symbol
+            and daily.trade_date = daily_returns.trade_date
     where {{ binance_in_scope(scope, 'daily') }}
 
 ),
