@@ -57,7 +57,6 @@ REL_TOL = 1e-9
 # (docs/scaling.md), so their nodes and tests exist on DuckDB only. (fct_regime_features_daily's
 # vol_state columns are null there; on the session lake, too short for a fit, they are null on DuckDB too.)
 DUCKDB_ONLY_MODELS = (
-    "int_binance__returns_daily",
     "int_regime__fits",
     "int_regime__probabilities_daily",
     "fct_regime_model_fits",

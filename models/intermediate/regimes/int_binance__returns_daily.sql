@@ -1,7 +1,6 @@
-{#- One row per market, symbol and trade_date: the daily log return the regime-probability model reads
-    (the same days and value as fct_regime_features_daily.log_return, computed here so the probability
-    models sit upstream of that mart). Null on a series' first day and after a missing day. A table:
-    one row a day, rebuilt in a second. -#}
+{#- One row per market, symbol and trade_date: the previous calendar day's close and the daily log
+    return, computed once: the regime-probability model and int_binance__price_features_daily read them.
+    Null on a series' first day and after a missing day. A table: one row a day, rebuilt in a second. -#}
 
 with
 
@@ -42,6 +41,7 @@ final as (
         market,
         symbol,
         trade_date,
+        previous_close,
         {{ binance_ln('close_price / previous_close') }} as log_return
     from with_previous_day
 

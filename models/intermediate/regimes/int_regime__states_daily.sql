@@ -1,19 +1,18 @@
 {#- One row per market, symbol and trade_date with probabilities: the most likely state (ties: the
     calmer) with its probability, and the probability of the most turbulent state; the columns
     fct_regime_features_daily adds (docs/regimes.md). On Spark, where the probability models (dbt Python
-    models) are off, it is on all the same with no rows, so the features mart and its unit tests read
+    models) are off, it has no rows, so the features mart and its unit tests read
     the same relation on both engines. -#}
-{{ config(enabled=true) }}
 {%- if target.type == 'spark' %}
 
-select
-    cast(null as string) as market,
-    cast(null as string) as symbol,
-    cast(null as date) as trade_date,
-    cast(null as string) as vol_state,
-    cast(null as double) as vol_state_probability,
-    cast(null as double) as turbulent_probability
-where false
+    select
+        cast(null as string) as market,
+        cast(null as string) as symbol,
+        cast(null as date) as trade_date,
+        cast(null as string) as vol_state,
+        cast(null as double) as vol_state_probability,
+        cast(null as double) as turbulent_probability
+    where false
 {%- else %}
 
     with
