@@ -158,11 +158,14 @@ class Warehouse:
         return self._mart(settings.COVERAGE_TABLE, symbol, start, end, market, filters, output)
 
     def symbols(self, market: str | None = None, output: str | None = None) -> Any:
-        """dim_symbols: every symbol of the lake, its assets, first and last day, what is loaded."""
+        """dim_symbols: every symbol of the lake, its assets, first and last day, what is loaded
+        (columns starting with `_`, build bookkeeping, left out as in the daily marts)."""
         out = self._output(output)
         where, params = ("market = ?", [arguments.market(market)]) if market else ("true", [])
         with files.read_only(self.duckdb_path, self.wait) as con:
-            sql = f"select * from main.{settings.SYMBOLS_TABLE} where {where} order by market, symbol"
+            present = files.columns(con, settings.SYMBOLS_TABLE)
+            cols = ", ".join(f'"{c}"' for c in present if not c.startswith("_"))
+            sql = f"select {cols} from main.{settings.SYMBOLS_TABLE} where {where} order by market, symbol"
             return results.convert(files.fetch(con, sql, params), out)
 
     def sql(

@@ -285,6 +285,13 @@ STATES = {
         "premium_zscore_30d = null, basis = null, leverage_regime = null",
     ],
     "absent": [
+        # Nor the dashboards' views on those marts (models/marts/dashboards/), and the Overview's series
+        # without the leverage column, as a warehouse built before them has.
+        *(f"drop view {v}" for v in ("fct_derivatives_series_daily", "dim_derivatives_series")),
+        *(f"drop view {v}" for v in ("fct_coverage_runs", "dim_coverage_series")),
+        "create table series_copy as select * exclude (leverage_regime) from dim_regime_series",
+        "drop view dim_regime_series",
+        "alter table series_copy rename to dim_regime_series",
         "drop table fct_derivatives_daily",
         "drop table fct_coverage_daily",
         *(

@@ -54,7 +54,11 @@ def build(lake: Path, db: Path, work: Path, *extra: str) -> None:
 
 
 def snapshot(db: Path) -> dict[str, list[dict[str, Any]]]:
-    out = {t: query(db, f"select * from main.{t} order by {key}") for t, key in TABLES.items()}
+    # `_built_at` (the run that wrote the row) is bookkeeping, not data: left out, as elsewhere.
+    out = {
+        t: query(db, f"select * exclude (_built_at) from main.{t} order by {key}")
+        for t, key in TABLES.items()
+    }
     out["features"] = query(
         db, f"select {FEATURE_COLUMNS} from main.fct_regime_features_daily order by 1, 2, 3"
     )

@@ -66,6 +66,14 @@ DUCKDB_ONLY_MODELS = (
     # The operations marts of `binance-warehouse update` read its run records with DuckDB-only SQL.
     "fct_update_runs",
     "fct_series_freshness",
+    # The dashboards' views (models/marts/dashboards/): the dashboards read the DuckDB file only.
+    "dim_regime_series",
+    "fct_regime_runs",
+    "dim_vol_state_series",
+    "fct_derivatives_series_daily",
+    "dim_derivatives_series",
+    "fct_coverage_runs",
+    "dim_coverage_series",
 )
 REGIME_OFF_LINE = "regime probabilities: dbt Python models do not run on Spark"
 BUILD_TIMEOUT = 1200

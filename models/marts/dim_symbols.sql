@@ -124,7 +124,8 @@ final as (
         symbols.last_date,
         symbols.last_date >= {{ binance_add_days('lake_latest.last_date', -7) }} as is_active,
         datasets_loaded.datasets,
-        coalesce(intervals_loaded.intervals, '') as intervals
+        coalesce(intervals_loaded.intervals, '') as intervals,
+        {{ binance_built_at() }} as _built_at
     from symbols
     cross join lake_latest
     left join quote_matches

@@ -35,7 +35,7 @@ final as (
         taker_buy_sell_ratio,
         metrics_rows,
         oi_change_1d,
-        _built_at
+        {{ binance_built_at() }} as _built_at
     from derivatives
     where {{ binance_in_scope(scope, 'derivatives', 'trade_date') }}
 

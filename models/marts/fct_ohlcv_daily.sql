@@ -45,7 +45,7 @@ final as (
         intervals.candles_per_day as expected_candle_count,
         coalesce(scoped_daily.candle_count = intervals.candles_per_day, false) as is_complete,
         scoped_daily.source_interval,
-        scoped_daily._built_at
+        {{ binance_built_at() }} as _built_at
     from scoped_daily
     left join intervals
         on scoped_daily.source_interval = intervals.interval_code

@@ -52,7 +52,8 @@ final as (
         checks.check_row.lag_days,
         checks.check_row.stale as is_stale,
         checks.checked_at,
-        checks.run_id
+        checks.run_id,
+        {{ binance_built_at() }} as _built_at
     from checks
 
 )

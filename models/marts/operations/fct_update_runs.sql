@@ -34,7 +34,8 @@ final as (
         ) as load_seconds,
         cast(
             list_sum([step.seconds for step in runs.steps if step."name" = 'dbt build']) as double
-        ) as build_seconds
+        ) as build_seconds,
+        {{ binance_built_at() }} as _built_at
     from runs
 
 )

@@ -23,7 +23,8 @@ final as (
         bic,
         iterations,
         is_converged,
-        model_version
+        model_version,
+        {{ binance_built_at() }} as _built_at
     from fits
 
 )

@@ -35,7 +35,8 @@ final as (
         states.transitions[states.state * states.n_states + states.state + 1] as p_stay,
         1 / (1 - states.transitions[states.state * states.n_states + states.state + 1])
             as expected_duration_days,
-        states.stationary_probabilities[states.state + 1] as stationary_probability
+        states.stationary_probabilities[states.state + 1] as stationary_probability,
+        {{ binance_built_at() }} as _built_at
     from states
     inner join state_names
         on

@@ -26,7 +26,8 @@ final as (
         fit_id,
         cell // n_states as from_state,
         cell % n_states as to_state,
-        transitions[cell + 1] as probability
+        transitions[cell + 1] as probability,
+        {{ binance_built_at() }} as _built_at
     from cells
 
 )

@@ -32,7 +32,8 @@ final as (
         probabilities.state,
         state_names.state_name,
         probabilities.probability,
-        probabilities.fit_id
+        probabilities.fit_id,
+        {{ binance_built_at() }} as _built_at
     from probabilities
     inner join fits on probabilities.fit_id = fits.fit_id
     inner join state_names
