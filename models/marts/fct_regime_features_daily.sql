@@ -13,51 +13,13 @@
 
 with
 
-price_derivatives_of_regime_rows as (  -- noqa: ST03
-
-    -- The futures rows as the regime rows they feed (binance_derivatives_markets), for an incremental
-    -- run's scope only.
-    {%- for market, futures in binance_derivatives_markets().items() %}
-        select
-            {{ binance_literal(market) }} as market,
-            symbol,
-            trade_date,
-            _built_at
-        from derivatives_features
-        where market = {{ binance_literal(futures) }}
-        {%- if not loop.last %}
-            union all
-        {%- endif %}
-    {%- endfor %}
-
-),
-
-features as (
+price_features as (
 
     select * from {{ ref('int_binance__price_features_daily') }}
 
 ),
 
-derivatives_derivatives_of_regime_rows as (  -- noqa: ST03
-
-    -- The futures rows as the regime rows they feed (binance_derivatives_markets), for an incremental
-    -- run's scope only.
-    {%- for market, futures in binance_derivatives_markets().items() %}
-        select
-            {{ binance_literal(market) }} as market,
-            symbol,
-            trade_date,
-            _built_at
-        from derivatives_features
-        where market = {{ binance_literal(futures) }}
-        {%- if not loop.last %}
-            union all
-        {%- endif %}
-    {%- endfor %}
-
-),
-
-features as (
+derivatives_features as (
 
     select * from {{ ref('int_binance__derivatives_features_daily') }}
 
