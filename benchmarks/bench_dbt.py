@@ -55,6 +55,11 @@ sys.path.insert(0, str(REPO_ROOT))
 from benchmarks.dbt_cli import run_dbt  # noqa: E402
 from benchmarks.lake_manifest import write_manifest  # noqa: E402
 from binance_warehouse.update.selection import excluded  # noqa: E402
+
+try:  # the lake plugin's SQL functions, which the compiled SQL calls (absent in older checkouts)
+    from dbt_plugins.lake import register_functions
+except ImportError:
+    register_functions = None
 from loaders import config, contract  # noqa: E402
 from loaders.binance.convert import parquet_writer  # noqa: E402
 
@@ -200,6 +205,8 @@ def raw_sql(work: Path, dbt_db: Path, raw_db: Path) -> tuple[float, dict[str, fl
     raw_db.unlink(missing_ok=True)
     con = duckdb.connect(str(raw_db))
     try:
+        if register_functions is not None:
+            register_functions(con)
         # The profile's settings (profiles.yml), so the floor runs under the same conditions.
         con.execute("set preserve_insertion_order = false")
         con.execute("set memory_limit = '8GB'")

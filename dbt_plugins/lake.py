@@ -181,6 +181,15 @@ def _dbt_command() -> str | None:
         return None
 
 
+def register_functions(conn: Any) -> None:
+    """The plugin's SQL functions on a DuckDB connection (dbt's, or a benchmark replaying dbt's SQL)."""
+    for name, function in ((LEASE_FUNCTION, lease), (MANIFEST_FUNCTION, manifest_hold)):
+        conn.create_function(name, function, ["VARCHAR", "VARCHAR"], "VARCHAR", side_effects=True)
+    # The lake changes between calls: never folded or cached as if pure.
+    conn.create_function(MONTHS_FUNCTION, lake_months, ["VARCHAR", "VARCHAR"], "VARCHAR[]", side_effects=True)
+    conn.create_function(STATS_FUNCTION, lake_file_stats, ["VARCHAR"], STATS_TYPE, side_effects=True)
+
+
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         raw = str(plugin_config.get("lake_dir") or config.env("LAKE_DIR", config.DEFAULT_LAKE_DIR))
@@ -197,13 +206,7 @@ class Plugin(BasePlugin):
             )
 
     def configure_connection(self, conn: Any) -> None:
-        for name, function in ((LEASE_FUNCTION, lease), (MANIFEST_FUNCTION, manifest_hold)):
-            conn.create_function(name, function, ["VARCHAR", "VARCHAR"], "VARCHAR", side_effects=True)
-        # The lake changes between calls: never folded or cached as if pure.
-        conn.create_function(
-            MONTHS_FUNCTION, lake_months, ["VARCHAR", "VARCHAR"], "VARCHAR[]", side_effects=True
-        )
-        conn.create_function(STATS_FUNCTION, lake_file_stats, ["VARCHAR"], STATS_TYPE, side_effects=True)
+        register_functions(conn)
 
     def configure_cursor(self, cursor: Any) -> None:
         cursor.execute(f"set variable {SESSION_VARIABLE} = {_sql_string(os.getcwd())}")
