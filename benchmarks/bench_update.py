@@ -17,10 +17,14 @@ folder keeps what the next one needs, so a large run can go step by step):
    build's listing share (below). Run again, it adds the next day.
 4. noop: `update` once more at once: nothing new, so no build (docs/operations.md "Nothing new").
 
-Listing share (an estimate): every read of a lake dataset globs its whole folder tree before DuckDB
-opens a file. The step times one glob of each dataset's tree (`select count(*) from glob(...)`, best
-of 3) and counts, in the update build's dbt.log, the statements that read each dataset (its staging
-view or its folder); share = sum(count x glob time) / build seconds.
+Listing share (an estimate): before a read opens a file, DuckDB lists what its glob matches. The
+step counts, in the update build's dbt.log, the statements reading each dataset: those naming month
+folders (month-folder reads, macros/binance/lake_months.sql) and those naming the staging view or the
+whole glob (the whole tree is listed). It times (best of 3) one glob of each dataset's whole tree and
+one month-folder listing (the plugin's folder walk plus DuckDB's glob of the months from the new
+day's); share = sum(count x time) / build seconds, and the same with every read at the whole tree's
+cost (what the build would list without month-folder reads). `--steps listing` recomputes it from
+the last update's log.
 
     .venv/bin/python benchmarks/bench_update.py --symbols 4 --months 2              # smoke (~2 min)
     .venv/bin/python benchmarks/bench_update.py --symbols 40 --months 12            # docs/benchmarks.md
@@ -45,6 +49,7 @@ import duckdb
 import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -65,6 +70,8 @@ from loaders import contract  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "out" / "bench_update"
 STEPS = ("lake", "full", "update", "noop")
+# Recomputes the last update's listing estimate from its dbt.log (also part of "update").
+EXTRA_STEPS = ("listing",)
 DATASETS = (*KLINE_DATASETS, "fundingRate", "metrics")
 DAILY = (*KLINE_DATASETS, "metrics")  # the datasets with daily archives
 # The staging view reading each dataset (a statement naming it scans that dataset's tree).
@@ -122,35 +129,105 @@ def publish_day(server, names: list[str], day: date) -> int:
     return n
 
 
-def glob_seconds(lake: Path) -> dict[str, float]:
-    """One listing of each dataset's whole tree (best of 3), as DuckDB globs it for a scan."""
-    out = {}
+KINDS = ("tree", "month_glob", "walk", "walk_all", "file_stats")
+
+
+def glob_seconds(lake: Path, min_month: str) -> dict[str, dict[str, float]]:
+    """Per dataset, the best of 3 of each kind of listing a build does (lake_scans): `tree`, DuckDB's
+    glob of the whole folder tree; `month_glob`, its glob of the month folders at or after
+    `min_month`; `walk` / `walk_all`, the plugin's walk to the month folders at or after `min_month` /
+    of every month (dbt_plugins.lake.lake_months); `file_stats`, the manifest's walk with a stat per
+    file (lake_file_stats)."""
+    from dbt_plugins.lake import lake_file_stats, lake_months
+
+    out: dict[str, dict[str, float]] = {}
     con = duckdb.connect()
     for dataset in DATASETS:
-        pattern = f"{contract.dataset_root(lake, dataset)}/**/*.parquet"
-        best = float("inf")
+        dataset_glob = binance_dataset_glob(lake, dataset)
+        months = lake_months(dataset_glob, min_month)
+        globs = [dataset_glob.replace("/month=*/", f"/month={m}/") for m in months]
+        runs = {
+            "tree": lambda g=dataset_glob: con.execute("select count(*) from glob(?)", [g]).fetchone(),
+            "month_glob": lambda g=globs: g and con.execute("select count(*) from glob(?)", [g]).fetchone(),
+            "walk": lambda g=dataset_glob: lake_months(g, min_month),
+            "walk_all": lambda g=dataset_glob: lake_months(g, "0000-00"),
+            "file_stats": lambda g=dataset_glob: lake_file_stats(g),
+        }
+        best = dict.fromkeys(KINDS, float("inf"))
         for _ in range(3):
-            t0 = time.perf_counter()
-            con.execute(f"select count(*) from glob('{pattern}')").fetchone()
-            best = min(best, time.perf_counter() - t0)
+            for kind, run in runs.items():
+                t0 = time.perf_counter()
+                run()
+                best[kind] = min(best[kind], time.perf_counter() - t0)
         out[dataset] = best
     con.close()
     return out
 
 
-def lake_scans(log: Path) -> dict[str, int]:
-    """Statements of the last dbt invocation in `log` reading each dataset: the SQL dbt logs (debug
-    level, in logs/dbt.log) naming the dataset's staging view or folder."""
+def binance_dataset_glob(lake: Path, dataset: str) -> str:
+    """The dataset's glob as dbt reads it: its source's meta.external_location in
+    models/staging/binance/_binance__sources.yml (the one place each dataset's layout is written)."""
+    sources = yaml.safe_load((REPO_ROOT / "models/staging/binance/_binance__sources.yml").read_text())
+    for table in (t for src in sources["sources"] for t in src.get("tables", [])):
+        meta = table.get("meta", {})
+        if meta.get("dataset") == dataset:
+            found = re.search(r"read_parquet\('([^']+)'", meta["external_location"])
+            return found.group(1).replace("{lake_root}", str(lake))
+    raise SystemExit(f"no source reads dataset {dataset}")
+
+
+def lake_scans(log: Path) -> dict[str, dict[str, int]]:
+    """Statements of the last dbt invocation in `log` that list each dataset (the SQL dbt logs at debug
+    level, in logs/dbt.log), by kind (glob_seconds): a read of month folders (`month_glob`), a read of
+    the staging view or the whole glob (`tree`), the plugin's month walk from a month (`walk`) or of
+    all months (`walk_all`), the manifest's file stats (`file_stats`). The has-files probe (a glob
+    stopped at its first file) and metadata statements naming the view are not counted."""
     text = log.read_text(errors="replace")
     start = text.rfind("Running with dbt=")
     text = text[start:] if start >= 0 else text
     records = re.split(r"\n(?=\x1b\[0m\d\d:\d\d:\d\d)", text)  # one per log line, SQL included
-    counts = dict.fromkeys(DATASETS, 0)
-    for stmt in (r for r in records if "]: On " in r):
+    counts = {d: dict.fromkeys(KINDS, 0) for d in DATASETS}
+    for record in records:
+        _, sep, sql = record.partition("]: On ")
+        if not sep:
+            continue
+        sql = sql.partition(": ")[2]  # after the node's name
         for dataset in DATASETS:
-            if VIEWS[dataset] in stmt or f"/binance/{dataset}/" in stmt:
-                counts[dataset] += 1
+            glob = re.escape(f"/binance/{dataset}/") + r"[^']*/month="
+            view = r"\b(?:from|join)\s+(?:\"[^\"]+\"\.)*\"?" + VIEWS[dataset] + r"\b"
+            if re.search(r"binance_lake_months\('[^']*" + glob + r"\*/[^']*', '0000-00'\)", sql):
+                counts[dataset]["walk_all"] += 1
+            elif re.search(r"binance_lake_months\('[^']*" + glob, sql):
+                counts[dataset]["walk"] += 1
+            elif re.search(r"binance_lake_file_stats\('[^']*" + glob, sql):
+                counts[dataset]["file_stats"] += 1
+            elif re.search(glob + r"\d{4}-\d\d/", sql):
+                counts[dataset]["month_glob"] += 1
+            elif "as listed limit 1) as probe" in sql:
+                continue
+            elif re.search(glob + r"\*/", sql) or re.search(view, sql, re.IGNORECASE):
+                counts[dataset]["tree"] += 1
     return counts
+
+
+def listing_estimate(lake: Path, log: Path, day: date, build_s: float) -> dict:
+    """The update build's listing seconds and share: now (each statement at its kind's cost), and as
+    it was before month-folder reads (every read of the data listing the whole tree, no walks)."""
+    cost, scans = glob_seconds(lake, f"{day:%Y-%m}"), lake_scans(log)
+    now = sum(scans[d][k] * cost[d][k] for d in DATASETS for k in KINDS)
+    before = sum(
+        (scans[d]["tree"] + scans[d]["month_glob"]) * cost[d]["tree"]
+        + scans[d]["file_stats"] * cost[d]["file_stats"]
+        for d in DATASETS
+    )
+    return {
+        "listing_cost_s": {d: {k: round(v, 3) for k, v in c.items()} for d, c in cost.items()},
+        "listings": scans,
+        "listing_s_before_month_reads": round(before, 1),
+        "listing_share_before_month_reads": round(before / build_s, 3) if build_s else None,
+        "listing_s": round(now, 1),
+        "listing_share": round(now / build_s, 3) if build_s else None,
+    }
 
 
 def step_seconds(record: dict) -> dict[str, float]:
@@ -162,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--symbols", type=int, default=200)
     p.add_argument("--months", type=int, default=36)
     p.add_argument("--first-month", default="2023-01")
-    p.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated, of {', '.join(STEPS)}")
+    p.add_argument(
+        "--steps", default=",".join(STEPS), help=f"comma-separated, of {', '.join(STEPS + EXTRA_STEPS)}"
+    )
     p.add_argument("--fresh", action="store_true", help="wipe the work folder first")
     p.add_argument(
         "--lake-minutes",
@@ -173,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
     steps = args.steps.split(",")
-    if set(steps) - set(STEPS):
-        p.error(f"--steps: unknown {sorted(set(steps) - set(STEPS))}")
+    if set(steps) - set(STEPS + EXTRA_STEPS):
+        p.error(f"--steps: unknown {sorted(set(steps) - set(STEPS + EXTRA_STEPS))}")
     out = args.out.resolve()
     if args.fresh:
         shutil.rmtree(out, ignore_errors=True)
@@ -261,8 +340,6 @@ def main(argv: list[str] | None = None) -> int:
                         f"update failed (exit {m.exit_code}): {m.stdout[-3000:]}{m.stderr[-2000:]}"
                     )
                 build_s = step_seconds(record)["dbt build"]
-                globs, scans = glob_seconds(lake), lake_scans(work / "logs" / "dbt.log")
-                listing = sum(scans[d] * globs[d] for d in DATASETS)
                 full_s = results.get("full", {}).get("build_s")
                 full_cpu = results.get("full", {}).get("cpu_s")
                 results["update"] = {
@@ -273,9 +350,7 @@ def main(argv: list[str] | None = None) -> int:
                     "build_vs_full_build": round(build_s / full_s, 3) if full_s else None,
                     "cpu_vs_full_build_cpu": round(m.cpu_seconds / full_cpu, 3) if full_cpu else None,
                     "build_nodes_s": {k: round(v, 1) for k, v in node_timings(work).items()},
-                    "glob_s": {k: round(v, 3) for k, v in globs.items()}, "lake_scans": scans,
-                    "listing_s_estimated": round(listing, 1),
-                    "listing_share_of_build": round(listing / build_s, 3) if build_s else None,
+                    **listing_estimate(lake, work / "logs" / "dbt.log", day, build_s),
                 }  # fmt: skip
                 print(f"update: {results['update']}", flush=True)
                 save()
@@ -289,6 +364,14 @@ def main(argv: list[str] | None = None) -> int:
                                    "series": len(DAILY) * len(names)}  # fmt: skip
                 print(f"no-op update: {results['noop']}", flush=True)
                 save()
+    if "listing" in steps:
+        if "update" not in results:
+            raise SystemExit("no update on record: run --steps update first")
+        day = date.fromisoformat(results["update"]["day"])
+        results["update"] |= listing_estimate(
+            lake, work / "logs" / "dbt.log", day, results["update"]["steps_s"]["dbt build"]
+        )
+        save()
     print(json.dumps(results, indent=2))
     return 0
 
