@@ -41,8 +41,8 @@ def test_lake_months_names_only_folders_holding_a_file(tmp_path: Path) -> None:
 def test_incremental_build_reads_only_the_new_month_folders(
     binance_server: BinanceServer, tmp_path: Path
 ) -> None:
-    """After a month is added, the incremental models read that month's folders, not the dataset glob;
-    the marts still equal a full refresh."""
+    """After a month is added, the incremental models read that month's folders, not the dataset glob,
+    and the generic tests on staging views their recent months'; the marts still equal a full refresh."""
     lake, db, work = tmp_path / "lake", tmp_path / "w.duckdb", tmp_path / "work"
 
     def load_months(*months: str) -> None:
@@ -63,4 +63,11 @@ def test_incremental_build_reads_only_the_new_month_folders(
     compiled = next((work / "2" / "target" / "compiled").rglob("int_binance__klines_daily.sql")).read_text()
     assert "/month=2024-03/*.parquet" in compiled
     assert "/month=*/" not in compiled and "/month=2024-02/" not in compiled
+    # dbt's own generic tests on a staging view read its recent months' folders (staging_test_months 2).
+    test_sql = next(
+        (work / "2" / "target" / "compiled").rglob("accepted_values_stg_binance__klines_market_*.sql")
+    )
+    compiled = test_sql.read_text()
+    assert "/month=2024-02/*.parquet" in compiled and "/month=2024-03/*.parquet" in compiled
+    assert "/month=*/" not in compiled and "/month=2024-01/" not in compiled
     assert_marts_equal_full_refresh(lake, db, work)

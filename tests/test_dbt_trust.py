@@ -102,7 +102,8 @@ def test_loader_waits_for_a_build_before_replacing_daily_files(
     started = time.monotonic()
     summary = load_all(binance_server, lake)
     release.join()
-    assert time.monotonic() - started >= 1.9 and summary.waited >= 1.5
+    # It finished only after the build let go, having waited (how long depends on when it got there).
+    assert time.monotonic() - started >= 1.9 and summary.waited > 0.5
     assert any("waiting for the dbt build" in r.getMessage() for r in caplog.records)
     assert summary.removed == 31
     month = lake / "binance/klines/market=spot/interval=1h/symbol=BTCUSDT/month=2024-03"

@@ -1,17 +1,16 @@
 {#- The grain test: fails for every key combination that occurs more than once or has a null part.
-    `rows_where` (SQL) limits the rows checked, e.g. the staging view's recent months (see
-    binance_recent_open_at_cutoff): checking a 20M-candle view on every build would cost more than the
-    incremental build itself. -#}
+    `rows_where` (SQL) limits the rows checked. A lake staging view arrives as its recent months only
+    (macros/binance/test_scope.sql): checking a 20M-candle view on every build would cost more than
+    the incremental build itself. -#}
 {% test primary_key(model, columns, rows_where=none) %}
 
 with
 
 checked_rows as (
 
-    {#- A staging view's recent months: only their month folders are listed (lake_months.sql). -#}
-    {%- set floor = modules.re.match("^lake_month >= '([0-9]{4}-[0-9]{2})'$", (rows_where or '') | trim) %}
+    {#- A lake staging view arrives as its recent month folders already (macros/binance/test_scope.sql). -#}
     select {{ columns | join(', ') }}
-    from {{ binance_lake_view_from(model, floor.group(1)) if floor and floor.group(1) > '0000-00' else model }}
+    from {{ model }}
     {%- if rows_where %}
         where {{ rows_where }}
     {%- endif %}

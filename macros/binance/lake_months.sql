@@ -30,7 +30,7 @@
 
 {% macro binance_lake_view_from(relation, min_month) -%}
     {#- binance_lake_read without its full-build guard, for any reader bounded by lake_month >=
-        `min_month` (the staging grain tests on recent months). DuckDB only; `relation` else. -#}
+        `min_month` (dbt's generic tests on a staging view, macros/binance/test_scope.sql). DuckDB only; `relation` else. -#}
     {%- if not execute or target.type != 'duckdb' or relation is string -%}
         {{- return(relation) -}}
     {%- endif -%}
