@@ -20,7 +20,7 @@ import pytest
 from tests.dbt_helpers import query, row_differences
 from tests.fixtures.dbt import run_dbt
 from tests.fixtures.warehouse import BuiltWarehouse
-from tests.regime_lake import finish, write_daily_series
+from tests.regime_lake import finish, markov_returns, write_daily_series
 
 pytestmark = pytest.mark.slow
 
@@ -270,3 +270,57 @@ def test_a_designed_path_gives_exactly_its_known_spells(tmp_path: Path) -> None:
         if nxt is not None:
             expected[(regime, nxt[2])] = 1
     assert transitions == expected
+
+
+# Incremental fct_regime_spells: two series of Markov-switching 1d returns (tests/regime_lake.py), one
+# with a missing day; built through INCREMENTAL_FIRST_DAYS days, then 40 more days appended.
+INCREMENTAL_SERIES = {"SPELLAUSDT": 11, "SPELLBUSDT": 12}
+INCREMENTAL_FIRST_DAYS, INCREMENTAL_DAYS = 200, 240
+
+
+def write_markov_lake(lake: Path, days: int, from_month: str = "") -> None:
+    for symbol, seed in INCREMENTAL_SERIES.items():
+        returns, _ = markov_returns(INCREMENTAL_DAYS, seed)
+        skip = (150,) if symbol == "SPELLBUSDT" else ()
+        write_daily_series(
+            lake, symbol, DESIGN_FIRST_DAY, returns[: days - 1], skip_days=skip, from_month=from_month
+        )
+    finish(lake)
+
+
+def build_spells(lake: Path, db: Path, work: Path) -> None:
+    models = [f"+{m}" for m in (SPELLS, TRANSITIONS, MARKET_TRANSITIONS, OUTCOMES)]
+    run = run_dbt(
+        "build", "--vars", "{daily_source_interval: 1d}", "--resource-type", "seed", "--resource-type",
+        "model", "--select", *models, lake_dir=lake, duckdb_path=db, work_dir=work,
+    )  # fmt: skip
+    assert run.success, run.statuses()
+
+
+def test_incremental_spells_equal_a_full_build_and_keep_older_spells(tmp_path: Path) -> None:
+    lake, db = tmp_path / "lake", tmp_path / "incremental.duckdb"
+    write_markov_lake(lake, INCREMENTAL_FIRST_DAYS)
+    build_spells(lake, db, tmp_path / "w1")
+    before = {r["spell_start"]: r for r in query(db, "select * from main.fct_regime_spells")}
+    last_month = f"{(DESIGN_FIRST_DAY + timedelta(days=INCREMENTAL_FIRST_DAYS - 1)):%Y-%m}"
+    write_markov_lake(lake, INCREMENTAL_DAYS, from_month=last_month)
+    build_spells(lake, db, tmp_path / "w2")
+    full = tmp_path / "full.duckdb"
+    build_spells(lake, full, tmp_path / "w3")
+    incremental_rows = query(db, "select * from main.fct_regime_spells")
+    problems = row_differences(
+        incremental_rows, query(full, "select * from main.fct_regime_spells"), ("market", "symbol", "spell_start"),
+        names=("the incremental build", "the full build"), rel=REL, abs_tol=REL,
+    )  # fmt: skip
+    assert not problems, "\n".join(problems[:20])
+    assert len(incremental_rows) > len([r for r in before.values() if r["market"] == "spot"])
+    # Spells ending well before the new days were kept as stored, not recomputed.
+    cutoff = DESIGN_FIRST_DAY + timedelta(days=INCREMENTAL_FIRST_DAYS - 40)
+    stamps = {(r["symbol"], r["spell_start"]): r["_built_at"] for r in incremental_rows}
+    old = [r for r in query(db, "select * from main.fct_regime_spells") if r["spell_end"] < cutoff]
+    assert old and all(
+        stamps[(r["symbol"], r["spell_start"])] == before[r["spell_start"]]["_built_at"]
+        for r in old
+        if r["spell_start"] in before
+    )
+    assert len({r["_built_at"] for r in incremental_rows}) == 2

@@ -1,14 +1,77 @@
 {#- Grain: one row per market, symbol and spell_start: a regime spell, a maximal run of consecutive
     calendar days in one non-null regime (a missing day or a null regime ends it), with its log return
-    and its deepest drawdown (docs/regimes.md#spells-transitions-and-outcomes). A table rebuilt whole
-    on every run: one pass over the daily regimes (docs/benchmarks.md#regime-spells-and-transitions). -#}
+    and its deepest drawdown (docs/regimes.md#spells-transitions-and-outcomes).
+
+    Incremental on DuckDB: a series fct_regime_features_daily rewrote from some day is recomputed from
+    its last stored spell starting before that day (which the new days may extend, and which was the
+    ongoing one), its earlier spells kept as stored; the run writes every spell of the series it
+    touched (delete+insert by series). On Spark (no deletes) a table rebuilt whole. -#}
+{{ config(
+    materialized='table' if target.type == 'spark' else 'incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['market', 'symbol'],
+    on_schema_change='fail',
+) }}
 {%- set days = adapter.quote('days') %}
+{%- set scope = binance_scope(upstream=[ref('fct_regime_features_daily')]) %}
 
 with
 
-features as (
+all_features as (
 
     select * from {{ ref('fct_regime_features_daily') }}
+
+),
+{%- if is_incremental() %}
+
+stored_spells as (
+
+    select * from {{ this }}
+
+),
+
+recompute_from as (
+
+    -- Each rewritten series: the start of its last stored spell before the first rewritten day, else
+    -- that day.
+    select
+        changed.market,
+        changed.symbol,
+        coalesce(max(stored_spells.spell_start), min(changed.rebuild_from)) as first_day
+    from ({{ scope.changed }}) as changed
+    left join stored_spells
+        on
+            changed.market = stored_spells.market
+            and changed.symbol = stored_spells.symbol
+            and stored_spells.spell_start < changed.rebuild_from
+    group by changed.market, changed.symbol
+
+),
+
+kept_spells as (
+
+    select stored_spells.*
+    from stored_spells
+    inner join recompute_from
+        on
+            stored_spells.market = recompute_from.market
+            and stored_spells.symbol = recompute_from.symbol
+            and stored_spells.spell_start < recompute_from.first_day
+
+),
+{%- endif %}
+
+features as (
+
+    select all_features.*
+    from all_features
+    {%- if is_incremental() %}
+        inner join recompute_from
+            on
+                all_features.market = recompute_from.market
+                and all_features.symbol = recompute_from.symbol
+                and all_features.trade_date >= recompute_from.first_day
+    {%- endif %}
 
 ),
 
@@ -88,6 +151,12 @@ final as (
         on
             spells.market = series_ends.market
             and spells.symbol = series_ends.symbol
+    {%- if is_incremental() %}
+
+    union all
+
+    select * from kept_spells
+    {%- endif %}
 
 )
 
