@@ -11,8 +11,9 @@ benchmarks/bench_regimes.py, stay out):
 
 Per run: the wall time of the whole `dbt run`, and from run_results.json each spells mart's execution
 time and that of fct_regime_features_daily, the per-series regime mart the goal compares with (spells
-marts together <= 2x its full build; an incremental run <= 10 % of a full one). The spells marts are
-tables rebuilt whole on every run, so their incremental time is a full rebuild over one more day.
+marts together <= 2x its full build; an incremental run <= 10 % of a full one). fct_regime_spells is
+incremental (from each series' last spell); the other three are tables rebuilt whole on every run, so
+their incremental time is a full rebuild over one more day.
 
     .venv/bin/python benchmarks/bench_spells.py                         # 400 symbols x 3 years
     .venv/bin/python benchmarks/bench_spells.py --symbols 50 --years 1  # a quick look
