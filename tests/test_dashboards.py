@@ -644,3 +644,63 @@ def test_regimes_page_draws_the_probability_band(site: Site, page: Browser) -> N
         assert page.evaluate(ticks.format(svg=BAND)) == page.evaluate(ticks.format(svg=close))
         assert page.evaluate("document.getElementById('regime-probabilities-none')") is None
     assert_clean(page, site.url)
+
+
+def test_regimes_page_lists_the_series_spells_and_transition_matrix(site: Site, page: Browser) -> None:
+    """#regime-spells: one row per spell of fct_regime_spells of the chosen series (regime, start, end,
+    ongoing flag, days, log return, max drawdown); #regime-transitions: the series' transition matrix,
+    each seen (from, to) cell showing fct_regime_transitions' probability and count; a series without
+    spells or transitions shows the empty states."""
+    series = built_rows(site, "select distinct market, symbol from fct_regime_features_daily order by 1, 2")
+    assert len(series) >= 2
+    for market, symbol in series:
+        where = f"where market = '{market}' and symbol = '{symbol}'"
+        spells = built_rows(
+            site,
+            "select regime, strftime(spell_start, '%Y-%m-%d'), strftime(spell_end, '%Y-%m-%d'), is_ongoing, "
+            f"days, spell_log_return, max_drawdown from fct_regime_spells {where} order by spell_start",
+        )
+        transitions = built_rows(
+            site,
+            f"select from_regime, to_regime, transitions, probability from fct_regime_transitions {where}",
+        )
+        open_page(page, f"{site.url}/regimes.html#{market}/{symbol}", 3)
+        page.wait_until(
+            f"document.getElementById('series-title')?.innerText === '{symbol} ({market})'",
+            timeout=PAGE_TIMEOUT_S,
+        )
+        if not spells:
+            page.wait_until("!!document.getElementById('regime-spells-none')", timeout=PAGE_TIMEOUT_S)
+        else:
+            page.wait_until(
+                f"document.querySelectorAll('#regime-spells tbody tr').length === {len(spells)}",
+                timeout=PAGE_TIMEOUT_S,
+            )
+            rows = page.evaluate(TABLE_CELLS.format(id="regime-spells"))
+            for (regime, start, end, ongoing, days, log_return, drawdown), cells in zip(
+                spells, rows, strict=True
+            ):
+                assert cells[:3] == [regime, start, end + (" (ongoing)" if ongoing else "")], cells
+                assert int(cells[3]) == days, cells
+                assert abs(shown_percent(cells[4]) - 100 * log_return) <= 0.05 + 1e-9, (cells, log_return)
+                assert abs(shown_percent(cells[5]) - 100 * drawdown) <= 0.05 + 1e-9, (cells, drawdown)
+        if not transitions:
+            page.wait_until("!!document.getElementById('regime-transitions-none')", timeout=PAGE_TIMEOUT_S)
+            continue
+        page.wait_until("!!document.getElementById('regime-transitions')", timeout=PAGE_TIMEOUT_S)
+        header = page.evaluate(
+            "Array.from(document.querySelectorAll('#regime-transitions thead th')).map(th => th.innerText.trim())"
+        )[1:]
+        matrix = page.evaluate(
+            "Array.from(document.querySelectorAll('#regime-transitions tbody tr')).map(tr => "
+            "[tr.querySelector('th').innerText.trim(), ...Array.from(tr.querySelectorAll('td')).map(td => td.innerText.trim())])"
+        )
+        shown = {(row[0], to): text for row in matrix for to, text in zip(header, row[1:], strict=True)}
+        expected = {(f, t): (n, p) for f, t, n, p in transitions}
+        assert {k for k, text in shown.items() if text != "·"} == set(expected), shown
+        for key, (n, probability) in expected.items():
+            percent, count = shown[key].split()
+            assert count == f"({n})" and abs(shown_percent(percent) - 100 * probability) <= 0.05 + 1e-9, (
+                shown[key]
+            )
+    assert_clean(page, site.url)

@@ -74,6 +74,24 @@ const NEEDS = [
     columns: ["market", "symbol", "regime", "start_date", "end_date", "day_count"],
     order: "market, symbol, start_date",
   },
+  // Regime spells and transitions of the chosen series (regimes.md)
+  {
+    file: "regime_spells/",
+    series: ["regimeSpellFiles", "regime_spell_series"],
+    relation: "fct_regime_spells",
+    optional: true,
+    columns: ["market", "symbol", "spell_start", "regime", "spell_end", "days", rounded("spell_log_return", 6),
+      rounded("max_drawdown", 6), "is_ongoing"],
+    order: "market, symbol, spell_start",
+  },
+  {
+    file: "regime_transitions/",
+    series: ["regimeTransitionFiles", "regime_transition_series"],
+    relation: "fct_regime_transitions",
+    optional: true,
+    columns: ["market", "symbol", "from_regime", "to_regime", "transitions", rounded("probability", 6)],
+    order: "market, symbol, from_regime, to_regime",
+  },
   // Derivatives (derivatives.md)
   {
     file: "derivatives/",

@@ -185,3 +185,18 @@
 {%- endmacro %}
 
 
+
+
+{% macro binance_median(expression) -%}
+    {#- The median of the group's non-null values, interpolated between the middle two (null if none).
+        No dbt macro: DuckDB's median and Spark's percentile (exact, not percentile_approx) say it. -#}
+    {{- return(adapter.dispatch('binance_median', 'binance_warehouse')(expression)) -}}
+{%- endmacro %}
+
+{% macro default__binance_median(expression) -%}
+    median({{ expression }})
+{%- endmacro %}
+
+{% macro spark__binance_median(expression) -%}
+    percentile({{ expression }}, 0.5)
+{%- endmacro %}
