@@ -138,7 +138,8 @@ final as (
         case when close_count_90 = 90 then close_mean_90 end as sma_90,
         case when close_count_30 = 30 then close_price / close_mean_30 - 1 end as trend_30d,
         close_price / close_30_days_ago - 1 as momentum_30d,
-        case when avg_gain + avg_loss > 0 then 100 * avg_gain / (avg_gain + avg_loss) end as rsi_14,
+        -- The ratio first: 100 * g / g can round to 100.00000000000001 (a strictly rising run).
+        case when avg_gain + avg_loss > 0 then 100 * (avg_gain / (avg_gain + avg_loss)) end as rsi_14,
         atr as atr_14,
         case when close_count_90 = 90 then close_price / close_max_90 - 1 end as drawdown_90d,
         case
