@@ -25,8 +25,9 @@ from typing import Any
 import duckdb
 import psycopg2
 import pytest
+from dbt.cli.main import dbtRunner
 
-from tests.fixtures.dbt import DBT, DbtRun, process_env, project_args, run_dbt
+from tests.fixtures.dbt import DBT, DbtRun, patched_env, process_env, project_args, release_duckdb, run_dbt
 from tests.fixtures.paths import REPO_ROOT
 from tests.fixtures.postgres import PostgresServer
 from tests.fixtures.warehouse import LoadedLake
@@ -684,6 +685,183 @@ def test_regime_probabilities_export_types_and_window(regime_export: Export) -> 
     assert {c: types.get(c) for c in FEATURE_PROBABILITY_TYPES} == FEATURE_PROBABILITY_TYPES
     filled = [r for r in expected if r[names.index("vol_state_probability")] is not None]
     assert len(filled) == len(expected), "window days without a most likely state"
+
+
+# A project of its own (the repository's export macros copied as they are, synthetic models), for the
+# paths the warehouse's daily marts do not take: a timestamp window column (the hourly marts' hour_start),
+# a key that does not serve "latest rows of a series" (series index), a model without market/symbol
+# (one window for the whole model) and a model that opts out of per-series windows.
+HOT_SCHEMA = "analytics_hot"
+HOT_ENDS = {("spot", "AAAUSDT"): datetime(2024, 6, 30, 23), ("um", "BBBUSDT"): datetime(2024, 2, 10, 5)}
+HOT_HOURS = 40 * 24  # hourly rows per series: 30 days in the window, 10 before
+HOT_DAYS = 60  # daily rows per series
+HOT_SERIES_SQL = (
+    "(values ('spot', 'AAAUSDT', timestamp '2024-06-30 23:00:00'), "
+    "('um', 'BBBUSDT', timestamp '2024-02-10 05:00:00')) as s (market, symbol, last_hour)"
+)
+HOT_MODELS: dict[str, tuple[str, dict[str, Any], list[tuple[str, str]]]] = {
+    # name: (sql, meta, columns with their contract types)
+    "hourly_bars": (
+        f"select market, symbol, last_hour - to_hours(i) as hour_start, cast(i as double) as close_price "
+        f"from {HOT_SERIES_SQL} cross join range({HOT_HOURS}) as t (i)",
+        {"export_date_column": "hour_start", "export_grain": ["market", "symbol", "hour_start"]},
+        [
+            ("market", "varchar"),
+            ("symbol", "varchar"),
+            ("hour_start", "timestamp"),
+            ("close_price", "double"),
+        ],
+    ),
+    "state_probs": (
+        f"select market, symbol, state, cast(last_hour as date) - cast(i as integer) as trade_date, "
+        f"0.5 as probability from {HOT_SERIES_SQL} cross join range({HOT_DAYS}) as t (i) "
+        "cross join (values ('calm'), ('turbulent')) as states (state)",
+        {"export_grain": ["market", "symbol", "state", "trade_date"]},
+        [
+            ("market", "varchar"),
+            ("symbol", "varchar"),
+            ("state", "varchar"),
+            ("trade_date", "date"),
+            ("probability", "double"),
+        ],
+    ),
+    "run_log": (
+        f"select 'run-' || i as run_id, date '2024-06-30' - cast(i as integer) as run_date from range({HOT_DAYS}) as t (i)",
+        {"export_grain": ["run_id"], "export_date_column": "run_date"},
+        [("run_id", "varchar"), ("run_date", "date")],
+    ),
+    "one_window": (
+        f"select market, symbol, cast(last_hour as date) - cast(i as integer) as trade_date "
+        f"from {HOT_SERIES_SQL} cross join range({HOT_DAYS}) as t (i)",
+        {"export_window_by": []},
+        [("market", "varchar"), ("symbol", "varchar"), ("trade_date", "date")],
+    ),
+}
+
+
+def make_hot_project(root: Path) -> Path:
+    """The dbt project of HOT_MODELS, with the repository's export macros and the guards they call."""
+    project = root / "project"
+    for path in ("macros/export/export_to_postgres.sql", "macros/binance/guards.sql"):
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / path).write_text((REPO_ROOT / path).read_text())
+    (project / "models").mkdir(parents=True, exist_ok=True)
+    (project / "dbt_project.yml").write_text(
+        "name: hot_export\nversion: '1.0'\nprofile: hot_export\nconfig-version: 2\n"
+        f"vars: {{export_schema: {HOT_SCHEMA}, export_window_days: {WINDOW_DAYS}}}\n"
+        "models:\n  hot_export:\n    +materialized: table\n    +post-hook:\n"
+        '      - sql: "{{ export_to_postgres() }}"\n        transaction: false\n'
+    )
+    (project / "profiles.yml").write_text(
+        "hot_export:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        "      path: \"{{ env_var('DUCKDB_PATH') }}\"\n      threads: 1\n"
+    )
+    models = []
+    for name, (sql, meta, columns) in HOT_MODELS.items():
+        (project / "models" / f"{name}.sql").write_text(sql + "\n")
+        models.append(
+            {
+                "name": name,
+                "config": {"meta": meta},
+                "columns": [{"name": c, "data_type": t} for c, t in columns],
+            }
+        )
+    (project / "models" / "models.yml").write_text(json.dumps({"version": 2, "models": models}))
+    return project
+
+
+def run_hot_project(project: Path, work: Path, server: PostgresServer) -> None:
+    env = {"DUCKDB_PATH": str(work / "hot.duckdb"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **server.env()}
+    with patched_env(env):
+        try:
+            result = dbtRunner().invoke(
+                [
+                    "run",
+                    "--project-dir",
+                    str(project),
+                    "--profiles-dir",
+                    str(project),
+                    "--target-path",
+                    str(work / "target"),
+                    "--log-path",
+                    str(work / "logs"),
+                ]
+            )
+        finally:
+            release_duckdb()
+    assert result.success, result.exception or [str(r.message) for r in result.result.results]
+
+
+def pg_rows(server: PostgresServer, table: str, order: str) -> list[tuple]:
+    return pg_query(server, f"select * from {HOT_SCHEMA}.{table} order by {order}")
+
+
+def plan(server: PostgresServer, sql: str) -> str:
+    """The plan Postgres picks when sequential scans are off (the tables are too small to need indexes)."""
+    conn = server.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("set enable_seqscan = off")
+            cur.execute("explain " + sql)
+            return "\n".join(r[0] for r in cur.fetchall())
+    finally:
+        conn.close()
+
+
+def test_timestamp_window_series_index_and_global_window(postgres_server: PostgresServer, tmp_path) -> None:
+    """hour_start (timestamp) windows: each series its own last 30 x 24 hours, however far apart their
+    latest hours; "latest rows of a series" served by an index in every table (the key, or the series
+    index the export adds, renamed with the table); a model without market/symbol, and one with
+    export_window_by: [], keep one window over the model. Twice: the swap renames cleanly again."""
+    project = make_hot_project(tmp_path)
+    for attempt in ("first", "second"):
+        run_hot_project(project, tmp_path / attempt, postgres_server)
+        utc = timezone.utc
+        hourly = pg_rows(postgres_server, "hourly_bars", "market, symbol, hour_start")
+        expected_hourly = sorted(
+            (m, s, (end - timedelta(hours=i)).replace(tzinfo=utc), float(i))
+            for (m, s), end in HOT_ENDS.items()
+            for i in range(WINDOW_DAYS * 24)
+        )
+        assert hourly == expected_hourly, f"{attempt}: hourly_bars is not each series' last 720 hours"
+        states = pg_rows(postgres_server, "state_probs", "market, symbol, state, trade_date")
+        expected_states = sorted(
+            (m, s, state, end.date() - timedelta(days=i), 0.5)
+            for (m, s), end in HOT_ENDS.items()
+            for i in range(WINDOW_DAYS)
+            for state in ("calm", "turbulent")
+        )
+        assert states == expected_states
+        runs = pg_rows(postgres_server, "run_log", "run_date")
+        assert [r[1] for r in runs] == sorted(
+            date(2024, 6, 30) - timedelta(days=i) for i in range(WINDOW_DAYS)
+        )
+        # One window over the model: only the fresh series' last 30 days (the stale one ends in February).
+        one = pg_rows(postgres_server, "one_window", "market, symbol, trade_date")
+        assert {(m, s) for m, s, _ in one} == {("spot", "AAAUSDT")} and len(one) == WINDOW_DAYS
+        indexes = dict(
+            pg_query(
+                postgres_server,
+                "select indexname, indexdef from pg_indexes where schemaname = %s",
+                (HOT_SCHEMA,),
+            )
+        )
+        assert not [n for n in indexes if "staging" in n], indexes
+        assert indexes["hourly_bars_hour_start_idx"].endswith("USING btree (hour_start)")
+        assert "hourly_bars_series_idx" not in indexes  # its key serves "latest rows of a series"
+        assert indexes["state_probs_series_idx"].endswith("USING btree (market, symbol, trade_date DESC)")
+        latest = "select * from {} where market = 'um' and symbol = 'BBBUSDT' order by {} desc limit 5"
+        hourly_plan = plan(postgres_server, latest.format(f"{HOT_SCHEMA}.hourly_bars", "hour_start"))
+        assert "Index Scan Backward using hourly_bars_pkey" in hourly_plan and "Sort" not in hourly_plan
+        states_plan = plan(postgres_server, latest.format(f"{HOT_SCHEMA}.state_probs", "trade_date"))
+        assert "state_probs_series_idx" in states_plan and "Sort" not in states_plan, states_plan
+        tables = {
+            t
+            for (t,) in pg_query(
+                postgres_server, "select tablename from pg_tables where schemaname = %s", (HOT_SCHEMA,)
+            )
+        }
+        assert tables == set(HOT_MODELS)
 
 
 def test_password_is_nowhere_in_artifacts_or_logs(exported: Export) -> None:
