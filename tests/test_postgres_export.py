@@ -712,6 +712,18 @@ HOT_MODELS: dict[str, tuple[str, dict[str, Any], list[tuple[str, str]]]] = {
             ("close_price", "double"),
         ],
     ),
+    # The same without meta: hour_start is the date column when there is no trade_date.
+    "hourly_default": (
+        f"select market, symbol, last_hour - to_hours(i) as hour_start, cast(i as double) as close_price "
+        f"from {HOT_SERIES_SQL} cross join range({HOT_HOURS}) as t (i)",
+        {},
+        [
+            ("market", "varchar"),
+            ("symbol", "varchar"),
+            ("hour_start", "timestamp"),
+            ("close_price", "double"),
+        ],
+    ),
     "state_probs": (
         f"select market, symbol, state, cast(last_hour as date) - cast(i as integer) as trade_date, "
         f"0.5 as probability from {HOT_SERIES_SQL} cross join range({HOT_DAYS}) as t (i) "
@@ -824,6 +836,7 @@ def test_timestamp_window_series_index_and_global_window(postgres_server: Postgr
             for i in range(WINDOW_DAYS * 24)
         )
         assert hourly == expected_hourly, f"{attempt}: hourly_bars is not each series' last 720 hours"
+        assert pg_rows(postgres_server, "hourly_default", "market, symbol, hour_start") == expected_hourly
         states = pg_rows(postgres_server, "state_probs", "market, symbol, state, trade_date")
         expected_states = sorted(
             (m, s, state, end.date() - timedelta(days=i), 0.5)

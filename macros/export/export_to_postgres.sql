@@ -20,8 +20,9 @@
   Per-model settings (model config `meta`), all optional:
     export_to_postgres: false      turn the export off for this model
     export_window_days: 90         window length in days (default: var export_window_days, 30)
-    export_grain: [a, b]           primary key columns (default: market, symbol, trade_date)
-    export_date_column: col        date or timestamp column the window is cut on (default: trade_date)
+    export_grain: [a, b]           primary key columns (default: market, symbol, the date column)
+    export_date_column: col        date or timestamp column the window is cut on (default: trade_date,
+                                   else hour_start when the model has it and no trade_date)
     export_window_by: [a, b]       the series each keep their own window: rows with date > that series'
                                    max(date) - N days (default: [market, symbol] when the model has
                                    both columns; [] = one window over the whole model)
@@ -57,8 +58,6 @@
     {{- exceptions.raise_compiler_error('export_to_postgres: schema ' ~ binance_shown(pg_schema) ~ ' is not an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters)') -}}
   {%- endif -%}
   {%- set days = export_to_postgres__window_days(window_days, meta) -%}
-  {%- set date_column = meta.get('export_date_column', 'trade_date') -%}
-  {%- set grain = meta.get('export_grain', ['market', 'symbol', 'trade_date']) -%}
   {%- set staging_table = target_table ~ '__staging' -%}
   {%- set alias = 'export_pg__' ~ target_table -%}
   {%- set started = modules.datetime.datetime.now() -%}
@@ -72,6 +71,9 @@
     {%- do columns.append({'name': col.name, 'pg_type': export_to_postgres__pg_type(target_table, col.name, col.data_type)}) -%}
   {%- endfor -%}
   {%- set names = columns | map(attribute='name') | list -%}
+  {#- Defaults: trade_date (the daily marts), else hour_start (the hourly marts), and the series' key. -#}
+  {%- set date_column = meta.get('export_date_column', 'hour_start' if 'hour_start' in names and 'trade_date' not in names else 'trade_date') -%}
+  {%- set grain = meta.get('export_grain', ['market', 'symbol', date_column]) -%}
   {%- for required in grain + [date_column] -%}
     {%- if required not in names -%}
       {{- exceptions.raise_compiler_error('export_to_postgres: ' ~ target_table ~ ' has no column ' ~ required ~ ' (set meta export_grain / export_date_column for this model)') -}}
