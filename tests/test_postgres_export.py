@@ -264,9 +264,12 @@ def test_every_exported_table_holds_every_series_last_days(exported: Export) -> 
     assert set(EXPORTED) <= set(tables), tables
     for table in tables:
         meta = models[table]["config"]["meta"]
-        grain = tuple(meta.get("export_grain", ("market", "symbol", "trade_date")))
-        date_column = meta.get("export_date_column", "trade_date")
         names = duck_rows(exported.duckdb_path, f"select * from main.{table} limit 0")[0]
+        # docs/postgres.md's defaults: the meta grain's hour_start or trade_date, and the grain as key.
+        dates = [c for c in ("hour_start", "trade_date") if c in meta.get("grain", ())]
+        dates += [c for c in ("trade_date", "hour_start") if c in names]
+        date_column = meta.get("export_date_column") or dates[0]
+        grain = tuple(meta.get("export_grain") or meta.get("grain") or ("market", "symbol", date_column))
         by = tuple(meta.get("export_window_by", SERIES if set(SERIES) <= set(names) else ()))
         names, expected = expected_window(
             exported.duckdb_path,

@@ -20,9 +20,9 @@
   Per-model settings (model config `meta`), all optional:
     export_to_postgres: false      turn the export off for this model
     export_window_days: 90         window length in days (default: var export_window_days, 30)
-    export_grain: [a, b]           primary key columns (default: market, symbol, the date column)
-    export_date_column: col        date or timestamp column the window is cut on (default: trade_date,
-                                   else hour_start when the model has it and no trade_date)
+    export_grain: [a, b]           primary key columns (default: meta grain, else market, symbol, date)
+    export_date_column: col        date or timestamp column the window is cut on (default: hour_start or
+                                   trade_date, whichever meta grain has; else trade_date, else hour_start)
     export_window_by: [a, b]       the series each keep their own window: rows with date > that series'
                                    max(date) - N days (default: [market, symbol] when the model has
                                    both columns; [] = one window over the whole model)
@@ -71,9 +71,14 @@
     {%- do columns.append({'name': col.name, 'pg_type': export_to_postgres__pg_type(target_table, col.name, col.data_type)}) -%}
   {%- endfor -%}
   {%- set names = columns | map(attribute='name') | list -%}
-  {#- Defaults: trade_date (the daily marts), else hour_start (the hourly marts), and the series' key. -#}
-  {%- set date_column = meta.get('export_date_column', 'hour_start' if 'hour_start' in names and 'trade_date' not in names else 'trade_date') -%}
-  {%- set grain = meta.get('export_grain', ['market', 'symbol', date_column]) -%}
+  {#- Defaults from the model's meta grain, which every mart declares: the key is the grain, the date
+      column its hour_start (the hourly marts) or trade_date (the daily ones); without a grain,
+      trade_date, else hour_start, and the key (market, symbol, date). -#}
+  {%- set model_grain = meta.get('grain') or [] -%}
+  {%- set grain_dates = ['hour_start', 'trade_date'] | select('in', model_grain) | list -%}
+  {%- set named_dates = ['trade_date', 'hour_start'] | select('in', names) | list -%}
+  {%- set date_column = meta.get('export_date_column') or (grain_dates + named_dates + ['trade_date']) | first -%}
+  {%- set grain = meta.get('export_grain') or model_grain or ['market', 'symbol', date_column] -%}
   {%- for required in grain + [date_column] -%}
     {%- if required not in names -%}
       {{- exceptions.raise_compiler_error('export_to_postgres: ' ~ target_table ~ ' has no column ' ~ required ~ ' (set meta export_grain / export_date_column for this model)') -}}
