@@ -431,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.case == "daily" and baselines:
         goal = rows / hook_s >= 300_000 and baselines["execute_values"][1] / hook_s >= 5
         print(f"goal (>= 300k rows/s and >= 5x execute_values): {'met' if goal else 'NOT met'}")
+    elif args.case == "daily":
+        print(f"goal (>= 300k rows/s): {'met' if rows / hook_s >= 300_000 else 'NOT met'}")
     else:
         print(f"goal (>= 200k rows/s): {'met' if rows / hook_s >= 200_000 else 'NOT met'}")
     return 0

@@ -93,29 +93,51 @@
 
   {%- set window_by = export_to_postgres__window_by(meta, names) -%}
   {%- set q_date = export_to_postgres__ident(date_column) -%}
-  {#- The window's rows: each series' own last N days (a hash join on the per-series max, cheaper than a
-      window function that would sort the whole mart); with no series columns, the model's last N days.
-      `interval` so a timestamp column (hour_start) is cut at N x 24 hours as a date column is at N days. -#}
+  {#- The window's rows: each series' own last N days. Every row after (the newest series' latest date -
+      N days) is in its series' window: those come from a plain filtered scan, as with one window; only
+      the older rows of series that end earlier go through a hash join on the per-series latest date
+      (computed once into a temporary table), so a mart whose series are all current pays one grouped
+      max. With no series columns, the model's last N days. `interval` so a timestamp column
+      (hour_start) is cut at N x 24 hours as a date column is at N days. -#}
+  {%- set series_table = export_to_postgres__ident('export_pg_series__' ~ target_table) -%}
+  {%- set newest_cut = '(select max(latest) from ' ~ series_table ~ ") - interval '" ~ days ~ " days'" -%}
   {%- set window_from -%}
     {%- if window_by %}
-    {{ this }} as mart
-    inner join (
-        select {{ export_to_postgres__ident_list(window_by) }}, max({{ q_date }}) - interval '{{ days }} days' as window_after
-        from {{ this }}
-        group by {{ export_to_postgres__ident_list(window_by) }}
-    ) as series
-        on {% for col in window_by %}{{ 'and ' if not loop.first }}mart.{{ export_to_postgres__ident(col) }} is not distinct from series.{{ export_to_postgres__ident(col) }} {% endfor %}
-    where mart.{{ q_date }} > series.window_after
+    (
+        select * from {{ this }}
+        where {{ q_date }} > {{ newest_cut }}
+        union all
+        select mart.*
+        from {{ this }} as mart
+        inner join (
+            select * from {{ series_table }} where latest < (select max(latest) from {{ series_table }})
+        ) as series
+            on {% for col in window_by %}{{ 'and ' if not loop.first }}mart.{{ export_to_postgres__ident(col) }} {{ '=' if col in grain else 'is not distinct from' }} series.{{ export_to_postgres__ident(col) }} {% endfor %}
+        where
+            mart.{{ q_date }} <= {{ newest_cut }}
+            and mart.{{ q_date }} > (select min(latest) from {{ series_table }}) - interval '{{ days }} days'
+            and mart.{{ q_date }} > series.latest - interval '{{ days }} days'
+    ) as mart
     {%- else %}
     {{ this }} as mart
     where mart.{{ q_date }} > (select max({{ q_date }}) - interval '{{ days }} days' from {{ this }})
     {%- endif %}
   {%- endset -%}
 
+  {%- if window_by -%}
+    {%- call statement('export_to_postgres_series', auto_begin=false) -%}
+      create or replace temp table {{ series_table }} as
+      select {{ export_to_postgres__ident_list(window_by) }}, max({{ q_date }}) as latest
+      from {{ this }}
+      where {{ q_date }} is not null
+      group by {{ export_to_postgres__ident_list(window_by) }}
+    {%- endcall -%}
+  {%- endif -%}
+
   {#- Window bounds, for the log line and the table comment. -#}
   {%- set bounds_sql -%}
     select count(*), cast(min(mart.{{ q_date }}) as varchar), cast(max(mart.{{ q_date }}) as varchar),
-        {% if window_by %}count(distinct ({% for col in window_by %}{{ ', ' if not loop.first }}mart.{{ export_to_postgres__ident(col) }}{% endfor %})){% else %}1{% endif %}
+        {% if window_by %}(select count(*) from {{ series_table }}){% else %}1{% endif %}
     from {{ window_from }}
   {%- endset -%}
   {%- call statement('export_to_postgres_bounds', fetch_result=true, auto_begin=false) -%}
@@ -124,6 +146,7 @@
   {%- set bounds = load_result('export_to_postgres_bounds').table.rows[0] -%}
   {%- if bounds[0] == 0 -%}
     {#- An empty mart (e.g. an empty lake) must not wipe the window apps are reading. -#}
+    {%- do run_query('drop table if exists ' ~ series_table) -%}
     {{- log('export_to_postgres: ' ~ target_table ~ ' is empty, so Postgres keeps its previous window', info=true) -}}
     {{- return('') -}}
   {%- endif -%}
@@ -210,6 +233,11 @@ alter index {{ q_schema }}.{{ export_to_postgres__ident(series_index_staging) }}
     {#- Rows arrive in key order: the primary key then builds from presorted input (about 2x faster). #}
     order by {% for col in grain %}{{ ', ' if not loop.first }}mart.{{ export_to_postgres__ident(col) }}{% endfor %}
   {%- endcall -%}
+  {%- if window_by -%}
+    {%- call statement('export_to_postgres_series_drop', auto_begin=false) -%}
+      drop table if exists {{ series_table }}
+    {%- endcall -%}
+  {%- endif -%}
   {%- call statement('export_to_postgres_index', auto_begin=false) -%}
     call postgres_execute('{{ alias }}', {{ export_to_postgres__literal(finish_staging) }})
   {%- endcall -%}
