@@ -76,6 +76,7 @@ FEATURE_COLUMNS = (
 )
 WILDER_PERIOD = 14
 ANNUALISATION = math.sqrt(365.0)
+DAY_US = 86_400 * 10**6  # one day in the microseconds of Candles.open_time
 
 
 @dataclass
@@ -305,15 +306,19 @@ def regime_features(
     """fct_regime_features_daily for one (market, symbol): trade_date -> close_price and every feature.
 
     `daily` is `daily_ohlcv(...)` of the same series; `candles` are the `daily_source_interval` candles
-    (for realized_vol, whose returns run across midnight and gaps: each candle against the one before)."""
+    (for realized_vol, whose returns run across midnight and missing candles: each candle against the one
+    before when that one opened at most a day earlier)."""
     dates = sorted(daily)
     close = {d: daily[d]["close_price"] for d in dates}
     volume = {d: daily[d]["base_volume"] for d in dates}
 
-    # realized_vol: squared candle log returns summed per open_time date; the first candle has none.
+    # realized_vol: squared candle log returns summed per open_time date; a candle has a return only when
+    # the candle before it opened at most one day earlier (none for the first candle, none across a gap).
     sq_sum: dict[date, float] = {}
     candle_days = candles.trade_dates()
     for i in range(1, len(candles)):
+        if candles.open_time[i] - candles.open_time[i - 1] > DAY_US:
+            continue
         r = math.log(candles.close[i] / candles.close[i - 1])
         sq_sum[candle_days[i]] = sq_sum.get(candle_days[i], 0.0) + r * r
 

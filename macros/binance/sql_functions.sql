@@ -52,11 +52,16 @@
 {%- endmacro %}
 
 
-{% macro binance_sum_squared_log_returns(values, previous) -%}
+{% macro binance_sum_squared_log_returns(values, previous, first_at=none, previous_at=none) -%}
     {#- Σ ln(v_i / v_{i-1})² over a list in time order, the first element paired with `previous`; null
-        when no element has a predecessor (a single value and no previous one).
+        when no element has a predecessor (a single value and no previous one). With `first_at` and
+        `previous_at` (the times of the first element and of `previous`), `previous` counts only when it
+        is at most one day older: no return across a gap of days.
         No dbt macro: list arithmetic is engine-specific. -#}
-    {{- return(adapter.dispatch('binance_sum_squared_log_returns', 'binance_warehouse')(values, previous)) -}}
+    {%- if first_at is not none and previous_at is not none -%}
+        {%- set previous = 'case when ' ~ previous_at ~ ' >= ' ~ first_at ~ ' - interval 1 day then ' ~ previous ~ ' end' -%}
+    {%- endif -%}
+    {{- return(adapter.dispatch('binance_sum_squared_log_returns', 'binance_warehouse')(values, '(' ~ previous ~ ')')) -}}
 {%- endmacro %}
 
 {% macro duckdb__binance_sum_squared_log_returns(values, previous) -%}

@@ -22,13 +22,14 @@ candles as (
 
 previous_day as (
 
-    -- The close of each rebuilt series' last day before the rebuilt range: the candle before the
-    -- range's first candle, for its return. Empty on a full build.
+    -- The close (and open time) of each rebuilt series' last candle before the rebuilt range: the
+    -- candle before the range's first candle, for its return. Empty on a full build.
     {%- if is_incremental() %}
         select
             built_days.market,
             built_days.symbol,
-            {{ binance_arg_max('built_days.close_price', 'built_days.trade_date') }} as previous_close
+            {{ binance_arg_max('built_days.close_price', 'built_days.trade_date') }} as previous_close,
+            {{ binance_arg_max('built_days.last_open_at', 'built_days.trade_date') }} as previous_last_open_at
         from {{ this }} as built_days
         inner join ({{ scope.changed }}) as changed
             on built_days.market = changed.market and built_days.symbol = changed.symbol
@@ -38,7 +39,8 @@ previous_day as (
         select
             cast(null as string) as market,
             cast(null as string) as symbol,
-            cast(null as double) as previous_close
+            cast(null as double) as previous_close,
+            cast(null as timestamp) as previous_last_open_at
         where false
     {%- endif %}
 
@@ -80,7 +82,11 @@ with_previous_close as (
         coalesce(
             lag(daily.close_price) over (partition by daily.market, daily.symbol order by daily.trade_date),
             previous_day.previous_close
-        ) as previous_close
+        ) as previous_close,
+        coalesce(
+            lag(daily.last_open_at) over (partition by daily.market, daily.symbol order by daily.trade_date),
+            previous_day.previous_last_open_at
+        ) as previous_last_open_at
     from daily
     left join previous_day
         on daily.market = previous_day.market and daily.symbol = previous_day.symbol
@@ -107,9 +113,12 @@ final as (
         invalid_candle_count,
         first_open_at,
         last_open_at,
-        -- r_i = ln(close_i / close_{i-1}) for every candle and the candle before it: the first candle
-        -- of the day pairs with the previous day's close (across midnight and gaps).
-        {{ binance_sum_squared_log_returns('closes', 'previous_close') }} as realized_variance,
+        -- r_i = ln(close_i / close_{i-1}) for every candle and the candle before it when that one opened
+        -- at most a day earlier: the day's first candle pairs with the previous day's last close across
+        -- midnight and a missing candle, never across a gap of days (docs/features.md).
+        {{ binance_sum_squared_log_returns(
+            'closes', 'previous_close', 'first_open_at', 'previous_last_open_at'
+        ) }} as realized_variance,
         {{ binance_built_at() }} as _built_at,
         {{ scope.watermark }} as _manifest_loaded_at
     from with_previous_close
