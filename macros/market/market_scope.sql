@@ -99,3 +99,35 @@
         {{ thresholds }}.volatility_30d_at_most is null or {{ volatility }} <= {{ thresholds }}.volatility_30d_at_most
     )
 {%- endmacro %}
+
+
+{% macro market_since_floor(upstream, date_sql, days_back=0) -%}
+    {#- A WHERE condition: `date_sql` is on or after the earliest trade_date of the rows of `upstream`
+        (relations with trade_date and _built_at) written after this model's last build, `days_back`
+        days earlier; true on a full build. A literal, read with one query, because the engines skip
+        row groups by a literal bound only: without it an incremental run joins the inputs' whole
+        history before the scope's semi-join drops most of it. -#}
+    {%- if not (execute and is_incremental()) -%}
+        true
+    {%- else -%}
+        {%- set query -%}
+            select cast(min(trade_date) as string) from (
+                {%- for relation in upstream %}
+                    select cast(written.trade_date as date) as trade_date
+                    from {{ relation }} as written
+                    where written._built_at > (
+                        select coalesce(max(built._built_at), {{ binance_timestamp_literal('1970-01-01') }})
+                        from {{ this }} as built
+                    )
+                    {%- if not loop.last %}
+                        union all
+                    {%- endif %}
+                {%- endfor %}
+            ) as changed_rows
+        {%- endset -%}
+        {%- set earliest = run_query(query).columns[0].values()[0] -%}
+        {{ date_sql }} >= {{ binance_add_days(
+            'cast(' ~ binance_literal((earliest or '9999-12-31')[:10]) ~ ' as date)', -days_back
+        ) }}
+    {%- endif -%}
+{%- endmacro %}

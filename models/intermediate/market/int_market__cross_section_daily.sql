@@ -5,6 +5,7 @@
 {{ config(**binance_incremental_config(unique_key=['market', 'quote_asset', 'trade_date'])) }}
 
 {%- set changed = market_group_changed(['member_rows']) %}
+{%- set upstream = [ref('fct_regime_features_daily'), ref('fct_ohlcv_daily')] %}
 
 with
 
@@ -17,6 +18,20 @@ features as (
 ohlcv as (
 
     select * from {{ ref('fct_ohlcv_daily') }}
+
+),
+
+features_since_floor as (
+
+    select * from features
+    where {{ market_since_floor(upstream, 'trade_date') }}
+
+),
+
+ohlcv_since_floor as (
+
+    select * from ohlcv
+    where {{ market_since_floor(upstream, 'trade_date') }}
 
 ),
 
@@ -60,13 +75,13 @@ members as (
         features.sma_30,
         features.volatility_30d,
         ohlcv.quote_volume
-    from features
+    from features_since_floor as features
     inner join symbols
         on
             features.market = symbols.market
             and features.symbol = symbols.symbol
             and symbols.quote_asset is not null
-    left join ohlcv
+    left join ohlcv_since_floor as ohlcv
         on
             features.market = ohlcv.market
             and features.symbol = ohlcv.symbol

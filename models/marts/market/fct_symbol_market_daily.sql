@@ -84,7 +84,11 @@ series as (
         {{ binance_day_number('features.trade_date') }} as day_number
     from features
     left join symbols on features.market = symbols.market and features.symbol = symbols.symbol
-    where {{ binance_in_scope(window_scope, 'features', 'trade_date') }}
+    where
+        {{ market_since_floor(
+            [ref('fct_regime_features_daily'), ref('fct_market_daily')], 'features.trade_date', 30
+        ) }}
+        and {{ binance_in_scope(window_scope, 'features', 'trade_date') }}
 
 ),
 
@@ -114,22 +118,36 @@ paired as (
 
 windowed as (
 
-    -- Calendar days ending at trade_date; a value needs all 30 with both returns (the pair counts).
+    -- 30 rows spanning 29 days are the 30 calendar days ending at trade_date (a ROWS frame is cheaper
+    -- than a RANGE one); a value needs all of them with both returns.
     select
         *,
+        lag(day_number, 29) over by_day = day_number - 29 as has_30_days,
         count(case when log_return is not null and benchmark_log_return is not null then 1 end)
-            over last_30_days as benchmark_pairs_30,
-        corr(log_return, benchmark_log_return) over last_30_days as benchmark_correlation_30,
-        covar_samp(log_return, benchmark_log_return) over last_30_days as benchmark_covariance_30,
-        var_samp(log_return) over last_30_days as return_variance_30,
-        var_samp(benchmark_log_return) over last_30_days as benchmark_variance_30,
+            over last_30_rows as benchmark_pairs_30,
+        covar_samp(log_return, benchmark_log_return) over last_30_rows as benchmark_covariance_30,
+        var_samp(log_return) over last_30_rows as return_variance_30,
+        var_samp(benchmark_log_return) over last_30_rows as benchmark_variance_30,
         count(case when log_return is not null and index_log_return is not null then 1 end)
-            over last_30_days as index_pairs_30,
-        corr(log_return, index_log_return) over last_30_days as index_correlation_30,
-        covar_samp(log_return, index_log_return) over last_30_days as index_covariance_30,
-        var_samp(index_log_return) over last_30_days as index_variance_30
+            over last_30_rows as index_pairs_30,
+        covar_samp(log_return, index_log_return) over last_30_rows as index_covariance_30,
+        var_samp(index_log_return) over last_30_rows as index_variance_30
     from paired
-    window last_30_days as ({{ binance_calendar_days(29) }})
+    window
+        by_day as (partition by market, symbol order by day_number),
+        last_30_rows as (
+            partition by market, symbol order by day_number rows between 29 preceding and current row
+        )
+
+),
+
+with_windows as (
+
+    select
+        *,
+        has_30_days and benchmark_pairs_30 = 30 as has_benchmark_window,
+        has_30_days and index_pairs_30 = 30 as has_index_window
+    from windowed
 
 ),
 
@@ -141,26 +159,26 @@ final as (
         trade_date,
         cast({{ benchmark }} as string) as benchmark_symbol,
         case
-            when benchmark_pairs_30 = 30 and symbol = {{ benchmark }} then cast(1 as double)
-            when benchmark_pairs_30 = 30 and return_variance_30 > 0 and benchmark_variance_30 > 0
-                then benchmark_correlation_30
+            when has_benchmark_window and symbol = {{ benchmark }} then cast(1 as double)
+            when has_benchmark_window and return_variance_30 > 0 and benchmark_variance_30 > 0
+                then benchmark_covariance_30 / sqrt(return_variance_30 * benchmark_variance_30)
         end as correlation_30d,
         case
-            when benchmark_pairs_30 = 30 and symbol = {{ benchmark }} then cast(1 as double)
-            when benchmark_pairs_30 = 30 and benchmark_variance_30 > 0
+            when has_benchmark_window and symbol = {{ benchmark }} then cast(1 as double)
+            when has_benchmark_window and benchmark_variance_30 > 0
                 then benchmark_covariance_30 / benchmark_variance_30
         end as beta_30d,
         case
-            when index_pairs_30 = 30 and return_variance_30 > 0 and index_variance_30 > 0
-                then index_correlation_30
+            when has_index_window and return_variance_30 > 0 and index_variance_30 > 0
+                then index_covariance_30 / sqrt(return_variance_30 * index_variance_30)
         end as index_correlation_30d,
         case
-            when index_pairs_30 = 30 and index_variance_30 > 0 then index_covariance_30 / index_variance_30
+            when has_index_window and index_variance_30 > 0 then index_covariance_30 / index_variance_30
         end as index_beta_30d,
         momentum_30d - (index_level / index_level_30_days_ago - 1) as relative_strength_30d,
         {{ binance_built_at() }} as _built_at
-    from windowed
-    where {{ binance_in_scope(scope, 'windowed', 'trade_date') }}
+    from with_windows
+    where {{ binance_in_scope(scope, 'with_windows', 'trade_date') }}
 
 )
 
