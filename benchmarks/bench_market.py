@@ -9,7 +9,8 @@ runs: the fits are benchmarked by bench_regimes.py). Timed per model from dbt's 
    fct_regime_features_daily (goal: at most 2x), in the build of everything and again in a
    `--full-refresh` of just those four models;
 2. incremental: one more day for every listed symbol (a new month file), then `dbt run` of the same
-   selection (goal: the new models at most 10 % of their full build).
+   selection (goal: the new models at most 10 % of their full build); then the same run with nothing
+   new, the fixed cost of an incremental run.
 
 Each step is its own command (each < 10 minutes on the shared machine); `all` runs them in turn:
 
@@ -144,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         write_lake(args.root / "lake", results["symbols"], results["days"], extra_day=True)
         try:
             inc = summary("incremental +1 day", *timed_run(args.root, "incremental", *SELECTION))
+            # The same run again with nothing new: what every incremental run pays (dbt's per-model
+            # statements, the scope queries) whatever it adds.
+            results["nothing_new"] = summary(
+                "incremental, nothing new", *timed_run(args.root, "noop", *SELECTION)
+            )
         finally:
             remove_extra_day(args.root / "lake", results["days"])
         inc["vs_full_build"] = round(inc["market_models_s"] / results["full_build"]["market_models_s"], 3)

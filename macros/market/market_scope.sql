@@ -23,10 +23,13 @@
 {%- endmacro %}
 
 
-{% macro market_group_changed(upstream) -%}
+{% macro market_group_changed(upstream, symbols=none) -%}
     {#- One row per (market, quote_asset) to rebuild, from its earliest rebuild_from: the groups with
-        rows in any of `upstream` (relations or CTEs with market, quote_asset, trade_date, _built_at)
-        written after this model's last build. No rows on a full build. -#}
+        rows in any of `upstream` written after this model's last build. No rows on a full build.
+        `upstream`: relations with market, quote_asset, trade_date and _built_at; or, with `symbols`
+        (dim_symbols), relations of symbol rows (market, symbol, trade_date, _built_at: the series of
+        binance_upstream_changed), mapped to their symbol's group. Relations, not CTEs: a CTE the
+        model reads twice is materialized whole, while a relation's scan keeps only the new rows. -#}
     {%- if not (execute and is_incremental()) -%}
         {%- set query -%}
             select
@@ -34,6 +37,19 @@
                 cast(null as string) as quote_asset,
                 cast(null as date) as rebuild_from
             where false
+        {%- endset -%}
+        {{- return(query) -}}
+    {%- endif -%}
+    {%- if symbols is not none -%}
+        {%- set query -%}
+            select
+                changed_series.market,
+                group_symbols.quote_asset,
+                min(changed_series.rebuild_from) as rebuild_from
+            from ({{ binance_upstream_changed(upstream) }}) as changed_series
+            inner join {{ symbols }} as group_symbols
+                on changed_series.market = group_symbols.market and changed_series.symbol = group_symbols.symbol
+            group by changed_series.market, group_symbols.quote_asset
         {%- endset -%}
         {{- return(query) -}}
     {%- endif -%}

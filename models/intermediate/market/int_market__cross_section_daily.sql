@@ -4,8 +4,9 @@
     only, so an incremental run recomputes the groups with changed rows from their earliest changed day. -#}
 {{ config(**binance_incremental_config(unique_key=['market', 'quote_asset', 'trade_date'])) }}
 
-{%- set changed = market_group_changed(['member_rows']) %}
 {%- set upstream = [ref('fct_regime_features_daily'), ref('fct_ohlcv_daily')] %}
+{%- set changed = market_group_changed(upstream, symbols=ref('dim_symbols')) %}
+{%- set since_floor = market_since_floor(upstream, 'trade_date') %}
 
 with
 
@@ -24,41 +25,20 @@ ohlcv as (
 features_since_floor as (
 
     select * from features
-    where {{ market_since_floor(upstream, 'trade_date') }}
+    where {{ since_floor }}
 
 ),
 
 ohlcv_since_floor as (
 
     select * from ohlcv
-    where {{ market_since_floor(upstream, 'trade_date') }}
+    where {{ since_floor }}
 
 ),
 
 symbols as (
 
     select * from {{ ref('dim_symbols') }}
-
-),
-
-member_rows as (  -- noqa: ST03
-
-    -- The rows of both inputs with their group, for an incremental run's scope only.
-    select
-        features.market,
-        symbols.quote_asset,
-        features.trade_date,
-        features._built_at
-    from features
-    inner join symbols on features.market = symbols.market and features.symbol = symbols.symbol
-    union all
-    select
-        ohlcv.market,
-        symbols.quote_asset,
-        ohlcv.trade_date,
-        ohlcv._built_at
-    from ohlcv
-    inner join symbols on ohlcv.market = symbols.market and ohlcv.symbol = symbols.symbol
 
 ),
 

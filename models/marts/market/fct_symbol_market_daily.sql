@@ -15,7 +15,15 @@ with
 
 features as (
 
-    select * from {{ ref('fct_regime_features_daily') }}
+    -- The columns read only: the CTE is read three times, so the engine may materialize it.
+    select
+        market,
+        symbol,
+        trade_date,
+        log_return,
+        momentum_30d,
+        _built_at
+    from {{ ref('fct_regime_features_daily') }}
 
 ),
 
