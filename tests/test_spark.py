@@ -74,6 +74,7 @@ DUCKDB_ONLY_MODELS = (
     "dim_derivatives_series",
     "fct_coverage_runs",
     "dim_coverage_series",
+    "dim_market_symbols",
 )
 REGIME_OFF_LINE = "regime probabilities: dbt Python models do not run on Spark"
 BUILD_TIMEOUT = 1200
