@@ -24,6 +24,7 @@ from tests.dbt_helpers import query, regime_thresholds, row_differences
 from tests.fixtures.binance_server import BinanceServer
 from tests.fixtures.dbt import run_dbt
 from tests.fixtures.warehouse import ArchiveTree, Load, generated_klines_csv, load_tree
+from tests.regime_lake import finish, write_daily_series
 
 pytestmark = pytest.mark.slow
 
@@ -330,3 +331,21 @@ def test_an_appended_day_rewrites_only_the_days_its_windows_touch(builds: dict[s
         assert {k[-1] for k in set(after) - set(before)} == {APPENDED_DAY}, table
         rewritten = sorted({k[-1] for k, r in before.items() if after[k]["_built_at"] != r["_built_at"]})
         assert not rewritten, f"{table}: old rows rewritten: {rewritten[:5]}"
+
+
+def test_a_bad_benchmark_symbol_fails_in_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The var reaches SQL as a literal; a value that is no symbol stops the run before any model."""
+    lake = tmp_path / "lake"
+    write_daily_series(lake, "BTCUSDT", date(2023, 1, 1), np.zeros(40))
+    finish(lake)
+    run = run_dbt(
+        "run", "--select", "int_binance__returns_daily",
+        "--vars", "{daily_source_interval: 1d, benchmark_symbol: \"btc'usdt\"}",
+        lake_dir=lake, duckdb_path=tmp_path / "w.duckdb", work_dir=tmp_path / "work",
+    )  # fmt: skip
+    assert not run.success
+    out = capsys.readouterr().out + (tmp_path / "work" / "logs" / "dbt.log").read_text()
+    assert [ln for ln in out.splitlines() if "var benchmark_symbol" in ln and "btc'usdt" in ln], out[-3000:]
+    assert "Traceback" not in out
