@@ -9,6 +9,7 @@ export default {
     { name: "Regime timeline", path: "/regimes" },
     { name: "Derivatives", path: "/derivatives" },
     { name: "Coverage", path: "/coverage" },
+    { name: "Market", path: "/market" },
   ],
   style: "style.css",
   // The default global stylesheet is a Google Fonts URL: none, the theme's system fonts do.

@@ -703,4 +703,28 @@ def test_regimes_page_lists_the_series_spells_and_transition_matrix(site: Site, 
             assert count == f"({n})" and abs(shown_percent(percent) - 100 * probability) <= 0.05 + 1e-9, (
                 shown[key]
             )
+
+
+def test_market_page_draws_a_heat_map_row_per_symbol(site: Site, page: Browser) -> None:
+    """The Market page (dashboards/src/market.md) opens on the group with the most symbols: its index,
+    breadth and heat map drawn, one heat-map row and one table row per symbol of the group."""
+    with duckdb.connect(str(site.duckdb_path), read_only=True) as con:
+        groups = con.execute(
+            "select market || '/' || quote_asset as grp, list(symbol order by symbol) as symbols "
+            "from dim_market_symbols where quote_asset is not null group by all order by len(symbols) desc, grp"
+        ).fetchall()
+    group, symbols = groups[0]
+    open_page(page, f"{site.url}/market.html", 3)
+    assert f"{group.replace('/', ' · ')}" in page.evaluate(
+        "document.getElementById('market-title').innerText"
+    )
+    heat_rows = page.evaluate(
+        "new Set(Array.from(document.querySelectorAll('#observablehq-main "
+        "svg[aria-label^=\"Regime of every symbol\"] g[aria-label=bar] rect')).map(r => r.getAttribute('y'))).size"
+    )
+    assert heat_rows == len(symbols)
+    table = page.evaluate(
+        "Array.from(document.querySelectorAll('#market-symbols tbody tr td:first-child')).map(td => td.innerText)"
+    )
+    assert sorted(table) == symbols
     assert_clean(page, site.url)

@@ -127,6 +127,26 @@ const NEEDS = [
       "incomplete_days", "missing_days"],
     order: 'market, dataset, "interval", symbol',
   },
+  // Market (market.md); its heat map reads regime_runs.json above.
+  {
+    file: "market_daily.json",
+    relation: "fct_market_daily",
+    optional: true,
+    columns: ["market", "quote_asset", "trade_date", "symbols_present", rounded("breadth_above_sma30", 4),
+      rounded("advancers_share", 4), rounded("dispersion", 6), rounded("median_volatility_30d", 6),
+      rounded("top_symbol_quote_volume_share", 4), rounded("index_level", 4), "index_regime",
+      rounded("index_volatility_30d", 6), rounded("index_trend_30d", 6)],
+    order: "market, quote_asset, trade_date",
+  },
+  {
+    file: "market_symbols.json",
+    relation: "dim_market_symbols",
+    optional: true,
+    columns: ["market", "symbol", "quote_asset", "latest_date", "regime", "benchmark_symbol",
+      rounded("correlation_30d", 4), rounded("beta_30d", 4), rounded("index_correlation_30d", 4),
+      rounded("index_beta_30d", 4), rounded("relative_strength_30d", 4)],
+    order: "market, symbol",
+  },
 ];
 
 function fail(message) {

@@ -72,6 +72,10 @@
             {{- binance_fail("var regime_min_days " ~ binance_shown(var('regime_min_days'))
                 ~ " is not a whole number of days from 2 to 36600") -}}
         {%- endif -%}
+        {%- if modules.re.match('^[A-Z0-9_]{1,40}$', var('benchmark_symbol') | string) is none -%}
+            {{- binance_fail("var benchmark_symbol " ~ binance_shown(var('benchmark_symbol'))
+                ~ " is not a Binance symbol (A-Z 0-9 _, e.g. BTCUSDT)") -}}
+        {%- endif -%}
         {%- set root = binance_lake_root_raw() -%}
         {%- if "'" in root or '\\' in root -%}
             {{- binance_fail("the lake root " ~ binance_shown(root) ~ " (LAKE_DIR, or R2_BUCKET/R2_PREFIX for target r2) "
