@@ -7,6 +7,7 @@ between files, and across the ms -> µs timestamp change of 2025."""
 from __future__ import annotations
 
 import csv
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -199,3 +200,16 @@ def test_1m_aggregate_equals_binance_1h_candles(hourly_build: HourlyBuild, hourl
         mart = _mart(hourly_build, "fct_ohlcv_hourly", "spot", "BTCUSDT")
         assert not mismatches(reference, {h: mart[h] for h in both}, columns)  # type: ignore[arg-type]
         assert all(mart[h]["is_complete"] and mart[h]["candle_count"] == 60 for h in both)
+
+
+def test_switching_the_source_interval_needs_a_full_refresh(
+    hourly_build: HourlyBuild, hourly_lake: HourlyLake, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """An hourly table built from one interval is not silently topped up with another's candles."""
+    if hourly_build.interval != "1h":
+        pytest.skip("one switch is enough")
+    shutil.copy(hourly_build.duckdb_path, tmp_path / "warehouse.duckdb")
+    run = _build(hourly_lake, tmp_path, "1m")
+    assert not run.run.success
+    out = capfd.readouterr().out
+    assert "was built from 1h candles, hourly_source_interval is now 1m" in out, out[-2000:]
