@@ -7,8 +7,11 @@ with
 
 binance_hourly as (
 
+    -- Nothing to read when the mart is built from 1h itself (a constant the planner folds).
     select * from {{ ref('stg_binance__klines') }}
-    where {{ adapter.quote('interval') }} = '1h'
+    where
+        {{ adapter.quote('interval') }} = '1h'
+        and {{ binance_literal(var('hourly_source_interval')) }} != '1h'
 
 ),
 

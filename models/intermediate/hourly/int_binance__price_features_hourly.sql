@@ -54,47 +54,22 @@ series as (
 
 ),
 
-segmented as (
-
-    -- Runs of consecutive hours: Wilder averages start over after a missing hour.
-    select
-        *,
-        sum(case when previous_close is null then 1 else 0 end) over (
-            partition by market, symbol order by hour_start rows between unbounded preceding and current row
-        ) as segment_id
-    from series
-
-),
-
-wilder_inputs as (
-
-    select
-        *,
-        {{ binance_wilder_grid_columns('hour_number', wilder_half_grid) }},
-        greatest(close_price - previous_close, 0) as gain,
-        greatest(previous_close - close_price, 0) as loss,
-        {{ binance_true_range() }} as true_range
-    from segmented
-
-),
-
-wilder as (
-
-    select
-        *,
-        {{ binance_wilder_average_long('gain', period) }} as avg_gain,
-        {{ binance_wilder_average_long('loss', period) }} as avg_loss,
-        {{ binance_wilder_average_long('true_range', period) }} as atr
-    from wilder_inputs
-
-),
-
 windowed as (
 
-    -- Trailing windows of hours ending at hour_start: a value needs every hour of its window
-    -- (count = window length), so a window over a gap stays null.
+    -- One sort by hour per series for every trailing window and the run each hour is in. Trailing
+    -- windows of hours ending at hour_start: a value needs every hour of its window (count = window
+    -- length), so a window over a gap stays null. Runs of consecutive hours: Wilder averages start
+    -- over after a missing hour (run_start: the run's first hour, where previous_close is null).
     select
         *,
+        -- -1: the run began before the hours an incremental run reads (a label only: its chunks start
+        -- after it, binance_wilder_grid_columns).
+        coalesce(
+            max(case when previous_close is null then hour_number end) over (
+                partition by market, symbol order by hour_number rows between unbounded preceding and current row
+            ),
+            -1
+        ) as run_start,
         count(log_return) over last_24_hours as log_return_count_24,
         stddev_samp(log_return) over last_24_hours as log_return_stddev_24,
         count(log_return) over last_168_hours as log_return_count_168,
@@ -110,12 +85,35 @@ windowed as (
         count(base_volume) over last_168_hours as volume_count_168,
         avg(base_volume) over last_168_hours as volume_mean_168,
         stddev_samp(base_volume) over last_168_hours as volume_stddev_168
-    from wilder
+    from series
     window
         last_24_hours as ({{ binance_trailing_units(23, 0, 'hour_number') }}),
         last_168_hours as ({{ binance_trailing_units(167, 0, 'hour_number') }}),
         last_720_hours as ({{ binance_trailing_units(719, 0, 'hour_number') }}),
         hour_168_ago as ({{ binance_trailing_units(168, 168, 'hour_number') }})
+
+),
+
+wilder_inputs as (
+
+    select
+        *,
+        {{ binance_wilder_grid_columns('hour_number', 'run_start', wilder_half_grid) }},
+        greatest(close_price - previous_close, 0) as gain,
+        greatest(previous_close - close_price, 0) as loss,
+        {{ binance_true_range() }} as true_range
+    from windowed
+
+),
+
+wilder as (
+
+    select
+        *,
+        {{ binance_wilder_average_long('gain', period) }} as avg_gain,
+        {{ binance_wilder_average_long('loss', period) }} as avg_loss,
+        {{ binance_wilder_average_long('true_range', period) }} as atr
+    from wilder_inputs
 
 ),
 
@@ -147,8 +145,8 @@ final as (
         avg_gain as rsi_avg_gain_14,
         avg_loss as rsi_avg_loss_14,
         {{ binance_built_at() }} as _built_at
-    from windowed
-    where {{ binance_in_scope(scope, 'windowed', 'trade_date') }}
+    from wilder
+    where {{ binance_in_scope(scope, 'wilder', 'trade_date') }}
 
 )
 
