@@ -2,10 +2,11 @@
 of benchmarks/bench_update.py (default /tmp/bench_update/lake: 200 um symbols x 36 months of 1h klines,
 2023-01 .. 2025-12, plus Binance's daily files of 2026-01-01; 5.3M hourly rows).
 
-That lake is never written: step `lake` builds a klines-only lake under the work folder whose files are
-hard links to its klines files (no copy; same inode, same bytes and file times), without the last day,
-and with a klines manifest without that day's entries; step `incremental` links the last day in and
-writes the whole manifest, as a loader adding one day would.
+That lake is never written: step `lake` keeps a copy of its klines manifest in the work folder and builds
+a klines-only lake there whose files are hard links to its klines files (no copy; same inode, same bytes
+and file times), without the manifest's last daily archive day, with a manifest without that day's
+entries; step `incremental` links that day in and writes the whole manifest, as a loader adding one
+day would.
 
 Steps (`--steps`, default all; each one command, a few minutes at 200 x 36):
 
@@ -53,29 +54,30 @@ GOAL_FULL_RATIO = 3.0
 GOAL_INCREMENTAL_SHARE = 0.10
 
 
-def last_day(source: Path) -> str:
-    """The lake's last daily archive period ('YYYY-MM-DD'): the day the incremental step adds."""
+def last_day(manifest: Path) -> str:
+    """The last daily archive period ('YYYY-MM-DD') of a klines manifest: the day the incremental step
+    adds."""
     con = duckdb.connect()
     try:
         row = con.execute(
-            "select max(period) from read_parquet(?) where kind = 'daily'", [str(source / MANIFEST)]
+            "select max(period) from read_parquet(?) where kind = 'daily'", [str(manifest)]
         ).fetchone()
     finally:
         con.close()
     if not row or not row[0]:
-        raise SystemExit(f"{source / MANIFEST} has no daily archive to add as the incremental day")
+        raise SystemExit(f"{manifest} has no daily archive to add as the incremental day")
     return str(row[0])
 
 
-def write_manifest(source: Path, lake: Path, without_day: str | None) -> None:
-    """The klines manifest of `source`, without `without_day`'s entries when given (atomic write)."""
+def write_manifest(snapshot: Path, lake: Path, without_day: str | None) -> None:
+    """The klines manifest `snapshot`, without `without_day`'s entries when given (atomic write)."""
     target = lake / MANIFEST
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
     con = duckdb.connect()
     try:
         where = "where period != ?" if without_day else ""
-        params = [str(source / MANIFEST), *([without_day] if without_day else [])]
+        params = [str(snapshot), *([without_day] if without_day else [])]
         con.execute(f"copy (select * from read_parquet(?) {where}) to '{tmp}' (format parquet)", params)
     finally:
         con.close()
@@ -83,11 +85,12 @@ def write_manifest(source: Path, lake: Path, without_day: str | None) -> None:
 
 
 def link_klines(source: Path, lake: Path, day: str, *, only_day: bool) -> int:
-    """Hard-link the klines files of `source` into `lake`: all but `day`'s, or (only_day) just them."""
+    """Hard-link the klines files of `source` into `lake`: those up to the day before `day`, or
+    (only_day) `day`'s. Later days (another process may add some to `source` meanwhile) never."""
     count = 0
     for path in sorted((source / KLINES).rglob("*.parquet")):
-        is_day = path.name.endswith(f"-{day}.parquet")
-        if is_day != only_day:
+        period = path.stem.rsplit("-1h-", 1)[-1]
+        if (period == day) != only_day or (not only_day and period > day):
             continue
         dest = lake / path.relative_to(source)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -138,14 +141,20 @@ def main() -> None:
     lake = work / "lake"
     results_path = work / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    day = last_day(source)
+    snapshot = work / "source_klines_manifest.parquet"
 
     if "lake" in steps:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
+        # The source's manifest as it is now, kept here: the day added later is this one's last.
+        shutil.copyfile(source / MANIFEST, snapshot)
+        day = last_day(snapshot)
         results = {"source": str(source), "added_day": day}
         results["lake_files"] = link_klines(source, lake, day, only_day=False)
-        write_manifest(source, lake, without_day=day)
+        write_manifest(snapshot, lake, without_day=day)
+    if not snapshot.exists():
+        raise SystemExit(f"no lake under {work}: run --steps lake first")
+    day = results["added_day"]
     if "daily" in steps:
         shutil.rmtree(work / "daily", ignore_errors=True)
         results["daily"] = dbt_build(SELECT_DAILY, lake, work / "daily" / "warehouse.duckdb", work / "daily")
@@ -156,7 +165,7 @@ def main() -> None:
         )
     if "incremental" in steps:
         results["incremental_files"] = link_klines(source, lake, day, only_day=True)
-        write_manifest(source, lake, without_day=None)
+        write_manifest(snapshot, lake, without_day=None)
         results["incremental"] = dbt_build(
             SELECT_HOURLY, lake, work / "hourly" / "warehouse.duckdb", work / "incremental"
         )

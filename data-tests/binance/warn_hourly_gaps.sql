@@ -1,6 +1,8 @@
 {{ config(severity='warn') }}
-{#- Warning (Binance has real outages): every incomplete hour of fct_ohlcv_hourly and every run of
-    missing hours between two loaded hours of a series. One row per such hour or run; the build goes on. -#}
+{#- Warning (Binance has real outages): every day of fct_ohlcv_hourly with fewer than 24 hours or with an
+    incomplete hour (missing candles of `hourly_source_interval`). One row per such series and day;
+    the build goes on. Days missing whole are warn_coverage_gaps' (fct_coverage_daily). A hash
+    aggregate, not a window over every hour: it runs on every build. -#}
 
 with
 
@@ -10,36 +12,24 @@ hourly as (
 
 ),
 
-with_next as (
+days as (
 
     select
         market,
         symbol,
-        hour_start,
-        is_complete,
-        candle_count,
-        expected_candle_count,
-        {{ binance_hour_number('hour_start') }} as hour_number,
-        lead({{ binance_hour_number('hour_start') }}) over (
-            partition by market, symbol order by hour_start
-        ) as next_hour_number
+        trade_date,
+        count(*) as hours_present,
+        sum(case when is_complete then 0 else 1 end) as incomplete_hours
     from hourly
+    group by market, symbol, trade_date
 
 ),
 
 final as (
 
-    select
-        market,
-        symbol,
-        hour_start,
-        case
-            when not is_complete
-                then 'incomplete: ' || candle_count || ' of ' || expected_candle_count || ' candles'
-            else (next_hour_number - hour_number - 1) || ' missing hour(s) after it'
-        end as problem
-    from with_next
-    where not is_complete or next_hour_number > hour_number + 1
+    select *
+    from days
+    where hours_present < 24 or incomplete_hours > 0
 
 )
 
