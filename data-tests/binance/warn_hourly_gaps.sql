@@ -12,7 +12,7 @@ hourly as (
 
 ),
 
-days as (
+hourly_days as (
 
     select
         market,
@@ -28,7 +28,7 @@ days as (
 final as (
 
     select *
-    from days
+    from hourly_days
     where hours_present < 24 or incomplete_hours > 0
 
 )
