@@ -20,7 +20,7 @@ import json
 import shutil
 import subprocess
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,8 @@ MARTS = (
     "dim_symbols",
     "fct_market_daily",
     "fct_symbol_market_daily",
+    "fct_ohlcv_hourly",
+    "fct_regime_features_hourly",
 )
 # Marts that rebuild every symbol of a market and quote asset from the group's earliest change: um
 # ETHUSDT's rows are rewritten (same values) when um BTCUSDT gains a month.
@@ -275,7 +277,8 @@ def test_spark_incremental_build_equals_duckdb_full_build(
             for row in before:
                 k = tuple(row[c] for c in key)
                 untouched_series = k[:2] == ("um", "ETHUSDT") and table not in GROUP_REBUILT
-                old = untouched_series or k[2] < REWRITE_CUTOFFS.get(k[2].year, date.max)
+                day = k[2].date() if isinstance(k[2], datetime) else k[2]  # hourly grains: hour_start
+                old = untouched_series or day < REWRITE_CUTOFFS.get(k[2].year, date.max)
                 if old and stamps.get(k) != row["_built_at"]:
                     rewritten.append(k)
             assert not rewritten, f"{table}: {len(rewritten)} old rows rewritten, e.g. {rewritten[:3]}"

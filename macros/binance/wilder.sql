@@ -26,3 +26,63 @@
                 )
     end
 {%- endmacro %}
+
+
+
+{% macro binance_wilder_grid_columns(unit_number, run_start, half_grid) -%}
+    {#- The columns binance_wilder_average_long needs, for a model with runs of consecutive units (hours)
+        longer than the closed form's ~9,000 rows: `unit_number` numbers the units, `run_start` is the
+        first unit of the row's run. Two grids of chunks of 2 * half_grid units, the second shifted by
+        half_grid; each chunk restarts the average. Every row lies at least half_grid units into its
+        chunk on one grid (wilder_on_grid_a says which), where the restart's weight
+        ((n - 1) / n)^half_grid has vanished (< 1e-23 for n = 14, half_grid = 720), or its chunk starts
+        where its run does (exact): exact to double precision, with exponents that stay small, and a row
+        depends only on the 2 * half_grid units before it (an incremental run reads that much history).
+        Plain expressions, no window: the steps are units since the chunk's start within the run. -#}
+    {%- set width = 2 * half_grid -%}
+    {%- set chunk_a = 'cast(floor(' ~ unit_number ~ ' / ' ~ width ~ ') as bigint)' -%}
+    {%- set chunk_b = 'cast(floor((' ~ unit_number ~ ' + ' ~ half_grid ~ ') / ' ~ width ~ ') as bigint)' -%}
+    {{ chunk_a }} as wilder_chunk_a,
+    {{ chunk_b }} as wilder_chunk_b,
+    {{ unit_number }} - greatest({{ run_start }}, {{ chunk_a }} * {{ width }}) as wilder_step_a,
+    {{ unit_number }} - greatest({{ run_start }}, {{ chunk_b }} * {{ width }} - {{ half_grid }}) as wilder_step_b,
+    {{ unit_number }} - {{ chunk_a }} * {{ width }} >= {{ half_grid }} as wilder_on_grid_a
+{%- endmacro %}
+
+
+{% macro binance_wilder_average_long(value, period, partition_by='market, symbol, run_start') -%}
+    {#- binance_wilder_average over runs of any length (one run per `partition_by`), from the columns of
+        binance_wilder_grid_columns: each row takes the average of the grid it lies at least half_grid
+        units into (or whose chunk starts where its run starts). The same closed form, with the seed
+        summed over the same running window as the rest, so each grid costs one sort. -#}
+    case
+        when wilder_on_grid_a
+            then {{ binance_wilder_chunk_average(value, period, 'wilder_step_a', partition_by ~ ', wilder_chunk_a') }}
+        else {{ binance_wilder_chunk_average(value, period, 'wilder_step_b', partition_by ~ ', wilder_chunk_b') }}
+    end
+{%- endmacro %}
+
+
+{% macro binance_wilder_chunk_average(value, period, step, partition_by) -%}
+    {#- Wilder's average of `value` over one chunk (binance_wilder_average's closed form), every window
+        the same running frame: at step >= n the running count and sum of steps 1..n are the seed's. -#}
+    {%- set n = period -%}
+    {%- set running -%}
+        over (partition by {{ partition_by }} order by {{ step }} rows between unbounded preceding and current row)
+    {%- endset -%}
+    {%- set seed_input = 'case when ' ~ step ~ ' between 1 and ' ~ n ~ ' then ' ~ value ~ ' end' -%}
+    case
+        when {{ step }} >= {{ n }} and count({{ seed_input }}) {{ running }} = {{ n }}
+            then
+                pow(({{ n }} - 1) / {{ n }}, {{ step }} - {{ n }})
+                * (
+                    sum({{ seed_input }}) {{ running }}
+                    + coalesce(
+                        sum(
+                            case when {{ step }} > {{ n }} then {{ value }} * pow({{ n }} / ({{ n }} - 1), {{ step }} - {{ n }}) end
+                        ) {{ running }},
+                        0
+                    )
+                ) / {{ n }}
+    end
+{%- endmacro %}
