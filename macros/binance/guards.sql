@@ -45,6 +45,11 @@
             {{- binance_fail("var daily_source_interval " ~ binance_shown(interval) ~ " is not a Binance interval with daily files ("
                 ~ binance_contract().daily_intervals | join(' ') ~ ")") -}}
         {%- endif -%}
+        {%- set hourly_interval = var('hourly_source_interval') | string -%}
+        {%- if hourly_interval not in binance_hourly_intervals() -%}
+            {{- binance_fail("var hourly_source_interval " ~ binance_shown(hourly_interval)
+                ~ " is not a Binance interval that divides an hour (" ~ binance_hourly_intervals() | join(' ') ~ ")") -}}
+        {%- endif -%}
         {%- if not binance_valid_identifier(var('export_schema')) -%}
             {{- binance_fail("var export_schema " ~ binance_shown(var('export_schema'))
                 ~ " is not an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters)") -}}
@@ -100,4 +105,10 @@
             ~ "fct_regime_features_daily's vol_state columns are null (docs/scaling.md)", info=true) -}}
     {%- endif -%}
     select 1
+{%- endmacro %}
+
+
+{% macro binance_hourly_intervals() -%}
+    {#- Intervals the hourly marts can be built from: a whole number of candles per hour. -#}
+    {{- return(['1s', '1m', '3m', '5m', '15m', '30m', '1h']) -}}
 {%- endmacro %}

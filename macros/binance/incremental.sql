@@ -180,7 +180,7 @@
 {%- endmacro %}
 
 
-{% macro binance_in_scope(scope, relation, date_column=none) -%}
+{% macro binance_in_scope(scope, relation, date_column=none, days_before=0) -%}
     {#- A WHERE condition on `relation` (an alias with market and symbol columns, and interval when the
         scope is by interval): true on a full build; on an incremental one, the row's series is in the
         scope and (with `date_column`, a date or timestamp column) the row is on or after its
@@ -189,7 +189,8 @@
         still opens every file's footer, 25 s instead of 4 s over 219k metrics files) and the row time
         (the Parquet scan skips older row groups). The subqueries are correlated by equality only, so
         DuckDB hash-joins them: an EXISTS that also held the date range ran as a nested loop, 5-10x
-        slower on every candle read (benchmarks/bench_dbt.py). -#}
+        slower on every candle read (benchmarks/bench_dbt.py). `days_before` (upstream scopes): also the
+        days before rebuild_from that trailing windows of the rebuilt rows reach back to. -#}
     {%- if not is_incremental() -%}
         true
     {%- else -%}
@@ -208,11 +209,15 @@
                 and {{ relation }}.lake_month >= {{ binance_literal(scope.floor[:7]) }}
                 and
             {% endif -%}
-            cast({{ relation }}.{{ date_column }} as date) >= (
-                select min(changed.rebuild_from)
-                from ({{ scope.changed }}) as changed
-                where {{ same_series }}
-            )
+            {%- set rebuild_from -%}
+                (
+                    select min(changed.rebuild_from)
+                    from ({{ scope.changed }}) as changed
+                    where {{ same_series }}
+                )
+            {%- endset -%}
+            cast({{ relation }}.{{ date_column }} as date) >= {{
+                rebuild_from if days_before == 0 else binance_add_days(rebuild_from, -days_before) }}
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

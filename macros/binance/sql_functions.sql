@@ -185,3 +185,26 @@
 {%- endmacro %}
 
 
+
+
+{% macro binance_hour_number(timestamp_sql) -%}
+    {#- Hours since 1970-01-01 00:00 of a naive UTC timestamp (whole hours: minutes are dropped): the
+        hourly models' binance_day_number, an integer a RANGE window frame can step over on both engines.
+        Built from the day number so Spark never converts the naive time through a session time zone. -#}
+    {{- return(adapter.dispatch('binance_hour_number', 'binance_warehouse')(timestamp_sql)) -}}
+{%- endmacro %}
+
+{% macro duckdb__binance_hour_number(timestamp_sql) -%}
+    date_diff('hour', timestamp '1970-01-01', {{ timestamp_sql }})
+{%- endmacro %}
+
+{% macro spark__binance_hour_number(timestamp_sql) -%}
+    (datediff(cast({{ timestamp_sql }} as date), date '1970-01-01') * 24 + hour({{ timestamp_sql }}))
+{%- endmacro %}
+
+
+{% macro binance_hour_start(timestamp_sql) -%}
+    {#- The naive UTC hour a timestamp falls in, in the warehouse's timestamp type (Spark's date_trunc
+        returns a session-time-zone `timestamp`, cast back to the naive type). -#}
+    cast(date_trunc('hour', {{ timestamp_sql }}) as {{ binance_timestamp_type() }})
+{%- endmacro %}
