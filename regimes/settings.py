@@ -37,3 +37,6 @@ DAYS_PER_YEAR = 365
 HOURS_PER_YEAR = 8760
 DEFAULT_CADENCE_HOURLY = "month"
 DEFAULT_MIN_HOURS = 2160
+# Largest padded grid (series-fit rows x steps) the filter runs at once: bounds its memory (an hourly
+# full build has thousands of fits over tens of thousands of hours); the filter is batch-independent.
+FILTER_BATCH_CELLS = 8_000_000

@@ -296,28 +296,50 @@ def filter_series(
     columns: dict[str, list] = {name: [] for name in schema.names}
     # Rows continuing a stored day and rows starting from the stationary distribution: two batches.
     for continuing in (False, True):
-        batch = [it for it in items if (it[4] is not None) == continuing]
-        if not batch:
-            continue
-        y, start = _right_aligned([it[0] for it in batch], [it[2] for it in batch], [it[3] for it in batch])
-        params = hmm.Params(
-            np.stack([params_of(it[1]).mean for it in batch]),
-            np.stack([params_of(it[1]).sigma for it in batch]),
-            np.stack([params_of(it[1]).transition for it in batch]),
-        )
-        width = min(max(int(it[3] - it[5][0] + 1) for it in batch), y.shape[1])
-        init = np.stack([it[4] for it in batch]) if continuing else None
-        filt, _, _ = hmm.forward(y, params, start, init=init, keep_last=width)
-        for r, (s, f, _origin, end, _init, days) in enumerate(batch):
-            probs = filt[r, width - 1 - (end - days)]  # (days, K)
-            k = probs.shape[1]
-            columns["market"].append(np.full(probs.size, s.market, dtype=object))
-            columns["symbol"].append(np.full(probs.size, s.symbol, dtype=object))
-            columns[unit.time_column].append(np.repeat(days, k))
-            columns["state"].append(np.tile(np.arange(k, dtype=np.int64), days.size))
-            columns["probability"].append(probs.reshape(-1))
-            columns["fit_id"].append(np.full(probs.size, f["fit_id"], dtype=object))
+        for batch in _chunks([it for it in items if (it[4] is not None) == continuing]):
+            _filter_batch(batch, continuing, columns, unit)
     return probabilities_table(columns, unit)
+
+
+def _chunks(items: list[tuple]) -> list[list[tuple]]:
+    """Consecutive groups of filter items whose padded grid (rows x longest row) stays within
+    settings.FILTER_BATCH_CELLS (an hourly full build would not fit in memory at once). The filter is
+    batch-independent, so the grouping changes no bit."""
+    out: list[list[tuple]] = []
+    group: list[tuple] = []
+    longest = 0
+    for it in items:
+        length = int(it[3] - it[2] + 1)
+        if group and (len(group) + 1) * max(longest, length) > settings.FILTER_BATCH_CELLS:
+            out.append(group)
+            group, longest = [], 0
+        group.append(it)
+        longest = max(longest, length)
+    if group:
+        out.append(group)
+    return out
+
+
+def _filter_batch(batch: list[tuple], continuing: bool, columns: dict[str, list], unit: Unit) -> None:
+    """Run the filter over one group of items and append their published rows to `columns`."""
+    y, start = _right_aligned([it[0] for it in batch], [it[2] for it in batch], [it[3] for it in batch])
+    params = hmm.Params(
+        np.stack([params_of(it[1]).mean for it in batch]),
+        np.stack([params_of(it[1]).sigma for it in batch]),
+        np.stack([params_of(it[1]).transition for it in batch]),
+    )
+    width = min(max(int(it[3] - it[5][0] + 1) for it in batch), y.shape[1])
+    init = np.stack([it[4] for it in batch]) if continuing else None
+    filt, _, _ = hmm.forward(y, params, start, init=init, keep_last=width)
+    for r, (s, f, _origin, end, _init, days) in enumerate(batch):
+        probs = filt[r, width - 1 - (end - days)]  # (days, K)
+        k = probs.shape[1]
+        columns["market"].append(np.full(probs.size, s.market, dtype=object))
+        columns["symbol"].append(np.full(probs.size, s.symbol, dtype=object))
+        columns[unit.time_column].append(np.repeat(days, k))
+        columns["state"].append(np.tile(np.arange(k, dtype=np.int64), days.size))
+        columns["probability"].append(probs.reshape(-1))
+        columns["fit_id"].append(np.full(probs.size, f["fit_id"], dtype=object))
 
 
 def probabilities_table(columns: dict[str, list], unit: Unit = DAY) -> pa.Table:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from regimes import walkforward
+from regimes import settings, walkforward
 from regimes.units import DAY, HOUR
 from regimes.walkforward import LastDay, Series
 from tests.regime_lake import markov_returns
@@ -183,3 +183,16 @@ def test_the_hourly_model_names_its_own_vars() -> None:
     # A stored daily fit cannot be continued as an hourly one, nor the reverse.
     assert walkforward.model_version(3, "month", 30, HOUR) != walkforward.model_version(3, "month", 30, DAY)
     assert HOUR.per_year == 8760 and DAY.per_year == 365
+
+
+def test_the_filter_in_small_groups_gives_the_same_bits(full, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An hourly full build filters in groups bounded by settings.FILTER_BATCH_CELLS (memory): the
+    grouping must not change a bit."""
+    series, rows, probs = full
+    monkeypatch.setattr(settings, "FILTER_BATCH_CELLS", 3000)
+    assert len(walkforward._chunks([(None, None, 0, 2000, None, None)] * 3)) == 3
+    grouped = published(walkforward.filter_series(series, by_series(rows), {}, HOUR))
+    assert grouped.keys() == probs.keys()
+    assert all(
+        grouped[k][0].tobytes() == probs[k][0].tobytes() and grouped[k][1] == probs[k][1] for k in probs
+    )
