@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "statsmodels_fits_timed": sm_fits,
         "statsmodels_s_per_fit": round(sm_seconds / max(sm_fits, 1), 2),
         "statsmodels_all_fits_s_scaled": round(sm_scaled, 1),
-        "ratio_to_statsmodels": round(full / sm_scaled, 4) if sm_scaled else None,
+        "ratio_to_statsmodels": round(full / sm_scaled, 4) if sm_fits else None,
         f"incremental_one_{unit.name}_s": round(t4 - t3, 2),
         "incremental_new_fits": len(new_fits),
         "incremental_rows": added.num_rows,
