@@ -167,3 +167,29 @@ def test_probabilities_sum_to_one_and_equal_an_independent_filter(builds: dict) 
         )
     # Every hour with a row after January: (29 + 31 + 10) days of hours, less SYNBUSDT's missing one.
     assert len(by_hour) == 2 * (29 + 31 + 10) * 24 - 1
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("regime_refit_every_hourly", "weekly"), ("regime_min_hours", "-3")]
+)
+def test_a_bad_hourly_regime_var_fails_in_one_line_naming_it(
+    name: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = tmp_path / "lake"
+    write_series(lake, "SYNAUSDT", FIRST_HOUR, markov_returns(40, 1)[0] / 10, "1h")
+    finish(lake)
+    run = run_dbt(
+        "run",
+        "--select",
+        "int_binance__returns_hourly",
+        "--vars",
+        f"{{{name}: '{value}'}}",
+        lake_dir=lake,
+        duckdb_path=tmp_path / "w.duckdb",
+        work_dir=tmp_path / "work",
+    )
+    assert not run.success
+    out = capsys.readouterr().out + (tmp_path / "work" / "logs" / "dbt.log").read_text()
+    lines = [ln for ln in out.splitlines() if f'var {name} "{value}"' in ln]
+    assert lines, out[-3000:]
+    assert "Traceback" not in out
