@@ -19,19 +19,6 @@ import pyarrow as pa
 from regimes import hmm, settings, units
 from regimes.units import DAY, Unit
 
-
-def fits_schema(unit: Unit = DAY) -> pa.Schema:
-    """The stored fits: `fitted_through` is the fit's last step (a date, or the hour it starts at)."""
-    return FITS_SCHEMA.set(
-        FITS_SCHEMA.get_field_index("fitted_through"), pa.field("fitted_through", unit.arrow_type)
-    )
-
-
-def probabilities_schema(unit: Unit = DAY) -> pa.Schema:
-    """The filtered probabilities, one row per series, step (trade_date or hour_start) and state."""
-    return PROBABILITIES_SCHEMA.set(2, pa.field(unit.time_column, unit.arrow_type))
-
-
 FITS_SCHEMA = pa.schema(
     [
         ("fit_id", pa.string()),
@@ -64,6 +51,18 @@ PROBABILITIES_SCHEMA = pa.schema(
         ("fit_id", pa.string()),
     ]
 )
+
+
+def fits_schema(unit: Unit = DAY) -> pa.Schema:
+    """The stored fits: `fitted_through` is the fit's last step (a date, or the hour it starts at)."""
+    return FITS_SCHEMA.set(
+        FITS_SCHEMA.get_field_index("fitted_through"), pa.field("fitted_through", unit.arrow_type)
+    )
+
+
+def probabilities_schema(unit: Unit = DAY) -> pa.Schema:
+    """The filtered probabilities, one row per series, step (trade_date or hour_start) and state."""
+    return PROBABILITIES_SCHEMA.set(2, pa.field(unit.time_column, unit.arrow_type))
 
 
 class RegimeConfigError(ValueError):
