@@ -229,7 +229,8 @@
         {%- set built_from = run_query("select distinct source_interval from " ~ this).columns[0].values() -%}
         {%- if built_from | reject('equalto', source_interval) | list | length > 0 -%}
             {{- exceptions.raise_compiler_error(
-                this ~ " was built from " ~ (built_from | join(', ')) ~ " candles, daily_source_interval is now "
+                this ~ " was built from " ~ (built_from | join(', ')) ~ " candles, "
+                ~ ("hourly_source_interval" if "hourly" in this.identifier else "daily_source_interval") ~ " is now "
                 ~ source_interval ~ ": run `dbt build --full-refresh` to rebuild it") -}}
         {%- endif -%}
     {%- endif -%}

@@ -102,24 +102,7 @@ price_regimes as (
         thresholds.regime_id
     from with_derivatives
     inner join thresholds
-        on
-            with_derivatives.trend_30d is not null
-            and with_derivatives.volatility_30d is not null
-            and (
-                thresholds.trend_30d_above is null or with_derivatives.trend_30d > thresholds.trend_30d_above
-            )
-            and (
-                thresholds.trend_30d_at_most is null
-                or with_derivatives.trend_30d <= thresholds.trend_30d_at_most
-            )
-            and (
-                thresholds.volatility_30d_above is null
-                or with_derivatives.volatility_30d > thresholds.volatility_30d_above
-            )
-            and (
-                thresholds.volatility_30d_at_most is null
-                or with_derivatives.volatility_30d <= thresholds.volatility_30d_at_most
-            )
+        on {{ binance_price_regime_matches('with_derivatives', 'thresholds', 'trend_30d', 'volatility_30d') }}
 
 ),
 

@@ -70,8 +70,7 @@ wilder_inputs as (
         row_number() over (partition by market, symbol, segment_id order by trade_date) - 1 as day_in_segment,
         greatest(close_price - previous_close, 0) as gain,
         greatest(previous_close - close_price, 0) as loss,
-        greatest(high_price - low_price, abs(high_price - previous_close), abs(low_price - previous_close))
-            as true_range
+        {{ binance_true_range() }} as true_range
     from segmented
 
 ),
@@ -126,11 +125,8 @@ final as (
         close_price,
         log_return,
         sqrt(realized_variance) as realized_vol,
-        sqrt(pow({{ binance_ln('high_price / low_price') }}, 2) / (4 * ln(2))) as parkinson_vol,
-        {{ binance_sqrt(
-            "0.5 * pow(" ~ binance_ln('high_price / low_price') ~ ", 2) - (2 * ln(2) - 1) * pow("
-            ~ binance_ln('close_price / open_price') ~ ", 2)"
-        ) }} as garman_klass_vol,
+        {{ binance_parkinson_vol() }} as parkinson_vol,
+        {{ binance_garman_klass_vol() }} as garman_klass_vol,
         case when log_return_count_7 = 7 then log_return_stddev_7 * sqrt(365) end as volatility_7d,
         case when log_return_count_30 = 30 then log_return_stddev_30 * sqrt(365) end as volatility_30d,
         case when close_count_7 = 7 then close_mean_7 end as sma_7,
@@ -138,7 +134,7 @@ final as (
         case when close_count_90 = 90 then close_mean_90 end as sma_90,
         case when close_count_30 = 30 then close_price / close_mean_30 - 1 end as trend_30d,
         close_price / close_30_days_ago - 1 as momentum_30d,
-        case when avg_gain + avg_loss > 0 then 100 * avg_gain / (avg_gain + avg_loss) end as rsi_14,
+        {{ binance_rsi('avg_gain', 'avg_loss') }} as rsi_14,
         atr as atr_14,
         case when close_count_90 = 90 then close_price / close_max_90 - 1 end as drawdown_90d,
         case
