@@ -4,8 +4,9 @@ The estimator (fit) runs each series alone through the compiled EM of regimes.ke
 fit is the same bits whatever else is in its batch (full build == incremental build). The filter
 (forward) works on a batch at once, stepping through time with numpy operations across the batch: one
 series' arithmetic is elementwise in its own row and every sum over states or days is written out in a
-fixed order, so it is batch-independent too. Observations sit on a calendar-day grid; a NaN (no row, or
-a null return after a gap) is a day with no observation: the prediction step only."""
+fixed order, so it is batch-independent too. Observations sit on a grid of steps (calendar days, or hours
+for the hourly model); a NaN (no row, or a null return after a gap) is a step with no observation: the
+prediction step only."""
 
 from __future__ import annotations
 

@@ -33,3 +33,10 @@ MIN_TRANSITION = 1e-12
 
 # Annualisation of a daily sigma (crypto trades every day), as the features' volatility columns.
 DAYS_PER_YEAR = 365
+# The hourly model's annualisation (docs/regimes.md, "Hourly probabilities"): 24 x 365 hours.
+HOURS_PER_YEAR = 8760
+DEFAULT_CADENCE_HOURLY = "month"
+DEFAULT_MIN_HOURS = 2160
+# Largest padded grid (series-fit rows x steps) the filter runs at once: bounds its memory (an hourly
+# full build has thousands of fits over tens of thousands of hours); the filter is batch-independent.
+FILTER_BATCH_CELLS = 8_000_000

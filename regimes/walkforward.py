@@ -1,22 +1,23 @@
 """Walk-forward schedule of the regime model and the rows the warehouse stores (docs/regimes.md,
 "The contract"): which fits are due, fitting them (warm-started from the series' previous fit, so a refit
 takes a few EM iterations and stays deterministic given the lake), and the filtered probabilities of the
-days after each fit, continuing from the stored last day on an incremental run.
+steps after each fit, continuing from the stored last step on an incremental run.
 
+One implementation for both grains: a step is a unit of `regimes.units` (a calendar day, or an hour
+for the hourly model); every function takes the unit, the day by default.
 Inputs and outputs are plain numpy/pyarrow so the module runs without dbt (tests, benchmarks).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pyarrow as pa
 
-from regimes import hmm, settings
-
-EPOCH = date(1970, 1, 1)
+from regimes import hmm, settings, units
+from regimes.units import DAY, Unit
 
 FITS_SCHEMA = pa.schema(
     [
@@ -52,12 +53,26 @@ PROBABILITIES_SCHEMA = pa.schema(
 )
 
 
+def fits_schema(unit: Unit = DAY) -> pa.Schema:
+    """The stored fits: `fitted_through` is the fit's last step (a date, or the hour it starts at)."""
+    return FITS_SCHEMA.set(
+        FITS_SCHEMA.get_field_index("fitted_through"), pa.field("fitted_through", unit.arrow_type)
+    )
+
+
+def probabilities_schema(unit: Unit = DAY) -> pa.Schema:
+    """The filtered probabilities, one row per series, step (trade_date or hour_start) and state."""
+    return PROBABILITIES_SCHEMA.set(2, pa.field(unit.time_column, unit.arrow_type))
+
+
 class RegimeConfigError(ValueError):
     """A var of the regime model is out of range: one line naming it."""
 
 
-def check_config(n_states: object, cadence: object, min_days: object) -> tuple[int, str, int]:
-    """The vars as (K, cadence, min_days), or RegimeConfigError naming the first bad one."""
+def check_config(
+    n_states: object, cadence: object, min_steps: object, unit: Unit = DAY
+) -> tuple[int, str, int]:
+    """The vars as (K, cadence, min_steps), or RegimeConfigError naming the first bad one."""
     try:
         k = int(str(n_states))
     except ValueError:
@@ -65,48 +80,42 @@ def check_config(n_states: object, cadence: object, min_days: object) -> tuple[i
     if k not in settings.ALLOWED_STATES:
         raise RegimeConfigError(f'var regime_states "{n_states}" is not 2, 3 or 4')
     if str(cadence) not in settings.CADENCES:
-        raise RegimeConfigError(f'var regime_refit_every "{cadence}" is not month, quarter or year')
-    text = str(min_days).strip()
+        raise RegimeConfigError(f'var {unit.cadence_var} "{cadence}" is not month, quarter or year')
+    text = str(min_steps).strip()
     if not text.isdigit() or int(text) < 2:
-        raise RegimeConfigError(f'var regime_min_days "{min_days}" is not a whole number of days >= 2')
+        raise RegimeConfigError(
+            f'var {unit.min_var} "{min_steps}" is not a whole number of {unit.plural} >= 2'
+        )
     return k, str(cadence), int(text)
 
 
-def model_version(n_states: int, cadence: str, min_days: int) -> str:
-    """What a stored fit was made with: a change needs a full refresh (the stored fits would not match)."""
-    return f"{settings.MODEL_VERSION} K={n_states} every={cadence} min_days={min_days}"
+def model_version(n_states: int, cadence: str, min_steps: int, unit: Unit = DAY) -> str:
+    """What a stored fit was made with: a change needs a full refresh (the stored fits would not match).
+    The hourly model's says unit=hour; the daily one's has no unit (daily fits stored before the hourly
+    model existed stay valid)."""
+    return (
+        f"{settings.MODEL_VERSION} {unit.version_tag}K={n_states} every={cadence} "
+        f"min_{unit.plural}={min_steps}"
+    )
 
 
 def day_number(d: date) -> int:
-    return (d - EPOCH).days
+    return DAY.number(d)
 
 
 def from_day_number(n: int) -> date:
-    return EPOCH + timedelta(days=int(n))
+    return DAY.value(n)
 
 
 def period_ends(first: date, last: date, cadence: str) -> list[date]:
     """Last days of the calendar months / quarters / years that end within [first, last]."""
-    step = {"month": 1, "quarter": 3, "year": 12}[cadence]
-    out: list[date] = []
-    y, m = first.year, first.month
-    # Move to the first period boundary month (months 3, 6, 9, 12 for quarters; 12 for years).
-    while m % step:
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    while True:
-        ny, nm = (y + 1, 1) if m == 12 else (y, m + 1)
-        end = date(ny, nm, 1) - timedelta(days=1)
-        if end > last:
-            return out
-        if end >= first:
-            out.append(end)
-        for _ in range(step):
-            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return units.period_end_days(first, last, cadence)
 
 
 @dataclass
 class Series:
-    """One (market, symbol): its row days (day numbers, ascending) and returns (NaN when null)."""
+    """One (market, symbol): its row steps (step numbers of its unit, ascending; `days` for the
+    daily model, where a step is a day) and returns (NaN when null)."""
 
     market: str
     symbol: str
@@ -123,29 +132,27 @@ class Series:
         return (self.market, self.symbol)
 
     def grid(self, origin: int, end: int) -> np.ndarray:
-        """Returns on the calendar days origin..end (NaN on a day with no row or a null return)."""
+        """Returns on the steps origin..end (NaN on a step with no row or a null return)."""
         out = np.full(end - origin + 1, np.nan)
         inside = (self.days >= origin) & (self.days <= end)
         out[self.days[inside] - origin] = self.returns[inside]
         return out
 
-    def due_fits(self, cadence: str, min_days: int) -> list[int]:
-        """Day numbers of the fits this series' data calls for (docs/regimes.md: the last day of each period
-        within its data, once it has min_days non-null returns up to it)."""
+    def due_fits(self, cadence: str, min_steps: int, unit: Unit = DAY) -> list[int]:
+        """Step numbers of the fits this series' data calls for (docs/regimes.md: the last step of each
+        period within its data, once it has min_steps non-null returns up to it)."""
         if self.first_return < 0:
             return []
         observed_days = self.days[~np.isnan(self.returns)]
-        ends = period_ends(from_day_number(self.first_return), from_day_number(int(self.days[-1])), cadence)
         out = []
-        for end in ends:
-            n = day_number(end)
-            if int(np.searchsorted(observed_days, n, side="right")) >= min_days:
+        for n in unit.period_ends(self.first_return, int(self.days[-1]), cadence):
+            if int(np.searchsorted(observed_days, n, side="right")) >= min_steps:
                 out.append(n)
         return out
 
 
-def fit_id(market: str, symbol: str, fitted_through: int) -> str:
-    return f"{market}/{symbol}/{from_day_number(fitted_through).isoformat()}"
+def fit_id(market: str, symbol: str, fitted_through: int, unit: Unit = DAY) -> str:
+    return f"{market}/{symbol}/{unit.label(fitted_through)}"
 
 
 def _right_aligned(
@@ -170,18 +177,20 @@ def fit_series(
     n_states: int,
     cadence: str,
     min_days: int,
+    unit: Unit = DAY,
 ) -> list[dict]:
     """The fits due and not yet stored, each warm-started from its series' previous fit (stored or made
-    in this run), made in rounds by fit day so one EM runs over every series due that day."""
-    version = model_version(n_states, cadence, min_days)
+    in this run), made in rounds by fit step so one EM runs over every series due at that step.
+    `min_days` counts steps of `unit` (regime_min_hours for the hourly model)."""
+    version = model_version(n_states, cadence, min_days, unit)
     previous: dict[tuple[str, str], hmm.Params] = {}
     todo: dict[int, list[Series]] = {}
     for s in series:
-        done = {day_number(f["fitted_through"]) for f in stored.get(s.key, [])}
+        done = {unit.number(f["fitted_through"]) for f in stored.get(s.key, [])}
         if stored.get(s.key):
             last = max(stored[s.key], key=lambda f: f["fitted_through"])
             previous[s.key] = params_of(last)
-        for n in s.due_fits(cadence, min_days):
+        for n in s.due_fits(cadence, min_days, unit):
             if n not in done and (not done or n > max(done)):
                 todo.setdefault(n, []).append(s)
     rows: list[dict] = []
@@ -213,10 +222,10 @@ def fit_series(
             n_obs = int(result.n_obs[r])
             rows.append(
                 {
-                    "fit_id": fit_id(s.market, s.symbol, end),
+                    "fit_id": fit_id(s.market, s.symbol, end, unit),
                     "market": s.market,
                     "symbol": s.symbol,
-                    "fitted_through": from_day_number(end),
+                    "fitted_through": unit.value(end),
                     "n_obs": n_obs,
                     "n_states": n_states,
                     "log_likelihood": llf,
@@ -246,7 +255,7 @@ def params_of(fit: dict) -> hmm.Params:
 
 @dataclass(frozen=True)
 class LastDay:
-    """The stored last published day of a series: its day number, fit and filtered probabilities."""
+    """The stored last published step of a series: its step number, fit and filtered probabilities."""
 
     day: int
     fit_id: str
@@ -257,17 +266,18 @@ def filter_series(
     series: list[Series],
     fits: dict[tuple[str, str], list[dict]],
     stored: dict[tuple[str, str], LastDay],
+    unit: Unit = DAY,
 ) -> pa.Table:
-    """Filtered probabilities of every row day after the series' first fit and after its stored last
-    day. A day uses the latest fit through an earlier day; days under the fit of the stored last day
-    continue from its probabilities, days under a newer fit run the filter from the first return."""
+    """Filtered probabilities of every row step after the series' first fit and after its stored last
+    step. A step uses the latest fit through an earlier step; steps under the fit of the stored last
+    step continue from its probabilities, steps under a newer fit run the filter from the first return."""
     items: list[tuple[Series, dict, int, int, np.ndarray | None, np.ndarray]] = []
     for s in series:
         series_fits = sorted(fits.get(s.key, []), key=lambda f: f["fitted_through"])
         last = stored.get(s.key)
         for i, f in enumerate(series_fits):
-            lo = day_number(f["fitted_through"])
-            hi = day_number(series_fits[i + 1]["fitted_through"]) if i + 1 < len(series_fits) else None
+            lo = unit.number(f["fitted_through"])
+            hi = unit.number(series_fits[i + 1]["fitted_through"]) if i + 1 < len(series_fits) else None
             after = lo if last is None else max(lo, last.day)
             days = s.days[(s.days > after) & (s.days <= hi if hi is not None else True)]
             if days.size == 0:
@@ -275,61 +285,85 @@ def filter_series(
             if last is not None and last.day > lo:
                 if last.fit_id != f["fit_id"]:
                     raise ValueError(
-                        f"{s.market} {s.symbol}: stored probabilities of {from_day_number(last.day)} use fit "
+                        f"{s.market} {s.symbol}: stored probabilities of {unit.label(last.day)} use fit "
                         f"{last.fit_id}, not {f['fit_id']}: run `dbt build --full-refresh`"
                     )
                 items.append((s, f, last.day + 1, int(days[-1]), last.probabilities, days))
             else:
                 items.append((s, f, s.first_return, int(days[-1]), None, days))
-    columns: dict[str, list] = {name: [] for name in PROBABILITIES_SCHEMA.names}
+    schema = probabilities_schema(unit)
+    columns: dict[str, list] = {name: [] for name in schema.names}
     # Rows continuing a stored day and rows starting from the stationary distribution: two batches.
     for continuing in (False, True):
-        batch = [it for it in items if (it[4] is not None) == continuing]
-        if not batch:
-            continue
-        y, start = _right_aligned([it[0] for it in batch], [it[2] for it in batch], [it[3] for it in batch])
-        params = hmm.Params(
-            np.stack([params_of(it[1]).mean for it in batch]),
-            np.stack([params_of(it[1]).sigma for it in batch]),
-            np.stack([params_of(it[1]).transition for it in batch]),
-        )
-        width = min(max(int(it[3] - it[5][0] + 1) for it in batch), y.shape[1])
-        init = np.stack([it[4] for it in batch]) if continuing else None
-        filt, _, _ = hmm.forward(y, params, start, init=init, keep_last=width)
-        for r, (s, f, _origin, end, _init, days) in enumerate(batch):
-            probs = filt[r, width - 1 - (end - days)]  # (days, K)
-            k = probs.shape[1]
-            columns["market"].append(np.full(probs.size, s.market, dtype=object))
-            columns["symbol"].append(np.full(probs.size, s.symbol, dtype=object))
-            columns["trade_date"].append(np.repeat(days.astype("int32"), k))
-            columns["state"].append(np.tile(np.arange(k, dtype=np.int64), days.size))
-            columns["probability"].append(probs.reshape(-1))
-            columns["fit_id"].append(np.full(probs.size, f["fit_id"], dtype=object))
-    return probabilities_table(columns)
+        for batch in _chunks([it for it in items if (it[4] is not None) == continuing]):
+            _filter_batch(batch, continuing, columns, unit)
+    return probabilities_table(columns, unit)
 
 
-def probabilities_table(columns: dict[str, list]) -> pa.Table:
-    """The probability rows as an Arrow table of PROBABILITIES_SCHEMA (empty when there are none)."""
+def _chunks(items: list[tuple]) -> list[list[tuple]]:
+    """Consecutive groups of filter items whose padded grid (rows x longest row) stays within
+    settings.FILTER_BATCH_CELLS (an hourly full build would not fit in memory at once). The filter is
+    batch-independent, so the grouping changes no bit."""
+    out: list[list[tuple]] = []
+    group: list[tuple] = []
+    longest = 0
+    for it in items:
+        length = int(it[3] - it[2] + 1)
+        if group and (len(group) + 1) * max(longest, length) > settings.FILTER_BATCH_CELLS:
+            out.append(group)
+            group, longest = [], 0
+        group.append(it)
+        longest = max(longest, length)
+    if group:
+        out.append(group)
+    return out
+
+
+def _filter_batch(batch: list[tuple], continuing: bool, columns: dict[str, list], unit: Unit) -> None:
+    """Run the filter over one group of items and append their published rows to `columns`."""
+    y, start = _right_aligned([it[0] for it in batch], [it[2] for it in batch], [it[3] for it in batch])
+    params = hmm.Params(
+        np.stack([params_of(it[1]).mean for it in batch]),
+        np.stack([params_of(it[1]).sigma for it in batch]),
+        np.stack([params_of(it[1]).transition for it in batch]),
+    )
+    width = min(max(int(it[3] - it[5][0] + 1) for it in batch), y.shape[1])
+    init = np.stack([it[4] for it in batch]) if continuing else None
+    filt, _, _ = hmm.forward(y, params, start, init=init, keep_last=width)
+    for r, (s, f, _origin, end, _init, days) in enumerate(batch):
+        probs = filt[r, width - 1 - (end - days)]  # (days, K)
+        k = probs.shape[1]
+        columns["market"].append(np.full(probs.size, s.market, dtype=object))
+        columns["symbol"].append(np.full(probs.size, s.symbol, dtype=object))
+        columns[unit.time_column].append(np.repeat(days, k))
+        columns["state"].append(np.tile(np.arange(k, dtype=np.int64), days.size))
+        columns["probability"].append(probs.reshape(-1))
+        columns["fit_id"].append(np.full(probs.size, f["fit_id"], dtype=object))
+
+
+def probabilities_table(columns: dict[str, list], unit: Unit = DAY) -> pa.Table:
+    """The probability rows as an Arrow table of probabilities_schema(unit) (empty when there are none)."""
+    schema = probabilities_schema(unit)
     arrays = []
-    for name in PROBABILITIES_SCHEMA.names:
+    for name in schema.names:
         parts = columns[name]
-        kind = PROBABILITIES_SCHEMA.field(name).type
+        kind = schema.field(name).type
         if not parts:
             arrays.append(pa.array([], kind))
-        elif name == "trade_date":
-            arrays.append(pa.array(np.concatenate(parts), pa.int32()).cast(kind))
+        elif name == unit.time_column:
+            arrays.append(unit.arrow_array(np.concatenate(parts)))
         else:
             arrays.append(pa.array(np.concatenate(parts), kind))
-    return pa.Table.from_arrays(arrays, schema=PROBABILITIES_SCHEMA)
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def fits_table(rows: list[dict]) -> pa.Table:
-    """Fit rows as an Arrow table of FITS_SCHEMA (empty when there are none)."""
-    return pa.Table.from_pylist(rows, schema=FITS_SCHEMA)
+def fits_table(rows: list[dict], unit: Unit = DAY) -> pa.Table:
+    """Fit rows as an Arrow table of fits_schema(unit) (empty when there are none)."""
+    return pa.Table.from_pylist(rows, schema=fits_schema(unit))
 
 
 def check_stored_version(stored: dict[tuple[str, str], list[dict]], version: str) -> None:
-    """Stored fits made with other settings (K, cadence, min_days, estimator) cannot be continued."""
+    """Stored fits made with other settings (K, cadence, min_days, unit, estimator) cannot be continued."""
     for fits in stored.values():
         for f in fits:
             if f["model_version"] != version:

@@ -8,15 +8,16 @@ from typing import Any
 
 import numpy as np
 
-from regimes.walkforward import LastDay, Series, day_number
+from regimes.units import DAY, Unit
+from regimes.walkforward import LastDay, Series
 
 
-def read_series(returns: Any) -> list[Series]:
-    """Every (market, symbol) of a returns relation (market, symbol, trade_date, log_return), in key
-    order: row days as day numbers, null returns as NaN."""
+def read_series(returns: Any, unit: Unit = DAY) -> list[Series]:
+    """Every (market, symbol) of a returns relation (market, symbol, trade_date or hour_start,
+    log_return), in key order: row times as step numbers of `unit`, null returns as NaN."""
     cols = (
         returns.project(
-            "market, symbol, cast(date_diff('day', date '1970-01-01', trade_date) as bigint) as day, "
+            f"market, symbol, {unit.number_sql(unit.time_column)} as day, "
             "coalesce(log_return, 'NaN'::double) as r"
         )
         .order("market, symbol, day")
@@ -47,20 +48,21 @@ def read_fits(fits: Any) -> dict[tuple[str, str], list[dict[str, Any]]]:
     return out
 
 
-def read_last_days(session: Any, relation: str) -> dict[tuple[str, str], LastDay]:
-    """Each series' last stored day of filtered probabilities: the state an incremental run continues."""
+def read_last_days(session: Any, relation: str, unit: Unit = DAY) -> dict[tuple[str, str], LastDay]:
+    """Each series' last stored step of filtered probabilities: the state an incremental run continues."""
+    time = unit.time_column
     query = f"""
         with last_day as (
-            select market, symbol, max(trade_date) as trade_date from {relation} group by market, symbol
+            select market, symbol, max({time}) as {time} from {relation} group by market, symbol
         )
-        select p.market, p.symbol, p.trade_date, p.fit_id, list(p.probability order by p.state) as probs
+        select p.market, p.symbol, p.{time}, p.fit_id, list(p.probability order by p.state) as probs
         from {relation} as p
-        inner join last_day using (market, symbol, trade_date)
-        group by p.market, p.symbol, p.trade_date, p.fit_id
+        inner join last_day using (market, symbol, {time})
+        group by p.market, p.symbol, p.{time}, p.fit_id
     """
     out: dict[tuple[str, str], LastDay] = {}
     for row in rows_of(session.sql(query)):
         out[(row["market"], row["symbol"])] = LastDay(
-            day_number(row["trade_date"]), row["fit_id"], np.asarray(row["probs"], dtype=np.float64)
+            unit.number(row[time]), row["fit_id"], np.asarray(row["probs"], dtype=np.float64)
         )
     return out

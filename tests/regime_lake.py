@@ -1,5 +1,6 @@
-"""Generated lakes of daily (1d) candles whose returns follow a known Markov-switching model, for the
-regime-probability tests and benchmark (tests/test_regime_dbt.py, benchmarks/bench_regimes.py)."""
+"""Generated lakes of daily (1d) or hourly (1h) candles whose returns follow a known Markov-switching
+model, for the regime-probability tests and benchmark (tests/test_regime_dbt.py,
+tests/test_regime_hourly_dbt.py, benchmarks/bench_regimes.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from benchmarks.lake_manifest import write_manifest
 from loaders import contract
 
 DAY_US = 86_400_000_000
+HOUR_US = 3_600_000_000
+INTERVAL_US = {"1d": DAY_US, "1h": HOUR_US}
 # Two states: daily sigma 2 % and 5 %, p00 = 0.98, p11 = 0.95 (the issue's parameter-recovery example).
 TRUE_TRANSITION = np.array([[0.98, 0.02], [0.05, 0.95]])
 TRUE_SIGMA = np.array([0.02, 0.05])
@@ -51,24 +54,35 @@ def write_daily_series(
     """1d candles from `first_day`, one per return (+1 for the first close), as the loader's monthly
     Parquet files; `skip_days` (indices) have no candle; only months >= `from_month` are written (an
     appended quarter leaves the earlier files as they were)."""
+    start = datetime(first_day.year, first_day.month, first_day.day)
+    write_series(lake, symbol, start, returns, "1d", skip_days, from_month)
+
+
+def write_series(
+    lake: Path,
+    symbol: str,
+    first: datetime,
+    returns: np.ndarray,
+    interval: str,
+    skip: Sequence[int] = (),
+    from_month: str = "",
+) -> None:
+    """Candles of `interval` (1d or 1h) from `first` (naive UTC), one per return (+1 for the first
+    close), as the loader's monthly spot Parquet files; `skip` (indices) have no candle; only months
+    >= `from_month` are written."""
+    step_us = INTERVAL_US[interval]
     closes = 100.0 * np.exp(np.concatenate([[0.0], np.cumsum(returns)]))
-    days = [first_day + timedelta(days=i) for i in range(closes.size)]
+    times = [first + timedelta(microseconds=i * step_us) for i in range(closes.size)]
     keep = np.ones(closes.size, dtype=bool)
-    keep[list(skip_days)] = False
+    keep[list(skip)] = False
     by_month: dict[str, list[int]] = {}
-    for i, d in enumerate(days):
-        if keep[i] and month_of(d) >= from_month:
-            by_month.setdefault(month_of(d), []).append(i)
+    for i, t in enumerate(times):
+        if keep[i] and month_of(t) >= from_month:
+            by_month.setdefault(month_of(t), []).append(i)
     for month, idx in by_month.items():
         ix = np.asarray(idx)
         open_time = (
-            np.array(
-                [
-                    int(datetime(days[i].year, days[i].month, days[i].day, tzinfo=timezone.utc).timestamp())
-                    for i in idx
-                ],
-                dtype=np.int64,
-            )
+            np.array([int(times[i].replace(tzinfo=timezone.utc).timestamp()) for i in idx], dtype=np.int64)
             * 1_000_000
         )
         close = closes[ix]
@@ -78,7 +92,7 @@ def write_daily_series(
         table = pa.Table.from_arrays(
             [
                 pa.array(open_time, pa.timestamp("us")),
-                pa.array(open_time + DAY_US - 1000, pa.timestamp("us")),
+                pa.array(open_time + step_us - 1000, pa.timestamp("us")),
                 open_,
                 high,
                 low,
@@ -91,9 +105,9 @@ def write_daily_series(
             ],
             schema=contract.KLINE_SCHEMA,
         )
-        folder = contract.partition_dir(lake, "klines", "spot", "1d", symbol, month)
+        folder = contract.partition_dir(lake, "klines", "spot", interval, symbol, month)
         folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"{symbol}-1d-{month}.parquet"
+        final = folder / f"{symbol}-{interval}-{month}.parquet"
         tmp = contract.temp_path(final)
         pq.write_table(table, tmp)
         os.replace(tmp, final)

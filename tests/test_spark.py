@@ -78,6 +78,13 @@ DUCKDB_ONLY_MODELS = (
     "fct_regime_model_states",
     "fct_regime_model_transitions",
     "fct_regime_probabilities_daily",
+    # The hourly regime-probability model (docs/regimes.md#hourly-probabilities).
+    "int_regime__fits_hourly",
+    "int_regime__probabilities_hourly",
+    "fct_regime_model_fits_hourly",
+    "fct_regime_model_states_hourly",
+    "fct_regime_model_transitions_hourly",
+    "fct_regime_probabilities_hourly",
     # The operations marts of `binance-warehouse update` read its run records with DuckDB-only SQL.
     "fct_update_runs",
     "fct_series_freshness",

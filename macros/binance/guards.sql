@@ -81,6 +81,14 @@
             {{- binance_fail("var benchmark_symbol " ~ binance_shown(var('benchmark_symbol'))
                 ~ " is not a Binance symbol (A-Z 0-9 _, e.g. BTCUSDT)") -}}
         {%- endif -%}
+        {%- if var('regime_refit_every_hourly') | string not in ['month', 'quarter', 'year'] -%}
+            {{- binance_fail("var regime_refit_every_hourly " ~ binance_shown(var('regime_refit_every_hourly'))
+                ~ " is not month, quarter or year") -}}
+        {%- endif -%}
+        {%- if not binance_whole_number(var('regime_min_hours'), 2, 878400) -%}
+            {{- binance_fail("var regime_min_hours " ~ binance_shown(var('regime_min_hours'))
+                ~ " is not a whole number of hours from 2 to 878400") -}}
+        {%- endif -%}
         {%- set root = binance_lake_root_raw() -%}
         {%- if "'" in root or '\\' in root -%}
             {{- binance_fail("the lake root " ~ binance_shown(root) ~ " (LAKE_DIR, or R2_BUCKET/R2_PREFIX for target r2) "
@@ -104,7 +112,8 @@
         open-source Spark (dbt-spark issue 415), so they are disabled on that target: one line says so. -#}
     {%- if execute and target.type == 'spark' -%}
         {{- log("regime probabilities: dbt Python models do not run on Spark, so int_regime__fits, "
-            ~ "int_regime__probabilities_daily, fct_regime_model_* and fct_regime_probabilities_daily are "
+            ~ "int_regime__probabilities_daily, their hourly twins, fct_regime_model_* and "
+            ~ "fct_regime_probabilities_daily/_hourly are "
             ~ "off on this target (int_regime__states_daily has no rows) and "
             ~ "fct_regime_features_daily's vol_state columns are null (docs/scaling.md)", info=true) -}}
     {%- endif -%}

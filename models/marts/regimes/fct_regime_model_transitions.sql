@@ -1,5 +1,6 @@
 {#- Grain: one row per fit_id, from_state and to_state: the fitted transition matrix,
-    Pr(state tomorrow = to_state | state today = from_state) (docs/regimes.md). -#}
+    Pr(state tomorrow = to_state | state today = from_state) (docs/regimes.md). The query is shared
+    with fct_regime_model_transitions_hourly (macros/regimes/regime_model_marts.sql). -#}
 
 with
 
@@ -9,26 +10,9 @@ fits as (
 
 ),
 
-cells as (
-
-    select
-        fits.fit_id,
-        fits.n_states,
-        fits.transitions,
-        unnest(range(fits.n_states * fits.n_states)) as cell
-    from fits
-
-),
-
 final as (
 
-    select
-        fit_id,
-        cell // n_states as from_state,
-        cell % n_states as to_state,
-        transitions[cell + 1] as probability,
-        {{ binance_built_at() }} as _built_at
-    from cells
+    {{ regime_transition_rows('fits') }}
 
 )
 

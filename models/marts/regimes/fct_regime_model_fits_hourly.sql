@@ -1,0 +1,33 @@
+{#- Grain: one row per fit_id (a series and the hour it was fitted through, the last hour of a calendar
+    period): the walk-forward fits of the hourly regime-probability model (docs/regimes.md). The
+    estimates live in int_regime__fits_hourly. -#}
+
+with
+
+fits as (
+
+    select * from {{ ref('int_regime__fits_hourly') }}
+
+),
+
+final as (
+
+    select
+        fit_id,
+        market,
+        symbol,
+        fitted_through,
+        n_obs,
+        n_states,
+        log_likelihood,
+        aic,
+        bic,
+        iterations,
+        is_converged,
+        model_version,
+        {{ binance_built_at() }} as _built_at
+    from fits
+
+)
+
+select * from final
