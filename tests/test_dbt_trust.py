@@ -210,7 +210,10 @@ BAD_VARS = [
     ("{export_window_days: '30; drop table x'}", "var export_window_days"),
     ('{daily_source_interval: "1h\'"}', 'var daily_source_interval "1h\'" is not a Binance interval'),
     ("{staging_test_months: -1}", "var staging_test_months"),
-    ("{hourly_source_interval: 4h}", 'var hourly_source_interval "4h" is not a Binance interval that divides'),
+    (
+        "{hourly_source_interval: 4h}",
+        'var hourly_source_interval "4h" is not a Binance interval that divides',
+    ),
     # Digits, but past SQL's 32-bit integers: every export failed in SQL (77 lines).
     (
         "{export_window_days: 2147483648}",

@@ -204,6 +204,9 @@
 
 {% macro spark__binance_median(expression) -%}
     percentile({{ expression }}, 0.5)
+{%- endmacro %}
+
+
 {% macro binance_hour_number(timestamp_sql) -%}
     {#- Hours since 1970-01-01 00:00 of a naive UTC timestamp (whole hours: minutes are dropped): the
         hourly models' binance_day_number, an integer a RANGE window frame can step over on both engines.
