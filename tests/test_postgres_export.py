@@ -355,6 +355,18 @@ def test_latest_regime_is_each_series_latest_day(exported: Export) -> None:
     assert_same_rows(in_duckdb, expected, f"{LATEST} in DuckDB")
     assert_same_rows(in_postgres, expected, f"{LATEST} in Postgres")
     assert any(r[11] is not None for r in expected), "no leverage regime on any latest day"
+    # The regime of that latest hour, from the hourly features mart.
+    hourly_regime = dict(
+        ((m, s_), r)
+        for m, s_, r in duck_rows(
+            exported.duckdb_path,
+            "select market, symbol, regime from main.fct_regime_features_hourly "
+            "qualify hour_start = max(hour_start) over (partition by market, symbol)",
+        )[1]
+    )
+    got = duck_rows(exported.duckdb_path, f"select market, symbol, latest_hour_regime from main.{LATEST}")[1]
+    assert {(m, s_): r for m, s_, r in got} == {k: hourly_regime.get(k) for k in latest}
+    assert any(r is not None for r in hourly_regime.values()), "no hourly regime on any latest hour"
     key = pg_query(
         exported.server,
         "select pg_get_constraintdef(oid) from pg_constraint where conrelid = %s::regclass",

@@ -18,15 +18,15 @@ features as (
 
 ),
 
-klines_daily as (
+hourly as (
 
-    select * from {{ ref('int_binance__klines_daily') }}
+    select * from {{ ref('fct_ohlcv_hourly') }}
 
 ),
 
-intervals as (
+hourly_features as (
 
-    select * from {{ ref('binance_intervals') }}
+    select * from {{ ref('fct_regime_features_hourly') }}
 
 ),
 
@@ -41,17 +41,24 @@ latest_days as (
 
 ),
 
+latest_hours as (
+
+    select
+        market,
+        symbol,
+        max(hour_start) as hour_start
+    from hourly
+    group by market, symbol
+
+),
+
 final as (
 
     select
         latest_days.market,
         latest_days.symbol,
         latest_days.trade_date,
-        -- The hour of the series' latest candle; null when the daily source candles are longer than
-        -- an hour (a 1d candle says nothing about the hour).
-        case
-            when intervals.interval_seconds <= 3600 then date_trunc('hour', klines_daily.last_open_at)
-        end as latest_hour_start,
+        latest_hours.hour_start as latest_hour_start,
         daily.close_price,
         daily.is_complete,
         features.regime,
@@ -60,6 +67,7 @@ final as (
         features.turbulent_probability,
         features.derivatives_market,
         features.leverage_regime,
+        hourly_features.regime as latest_hour_regime,
         -- Whole days from the latest day to the build's UTC date: 0 = today, 1 = yesterday.
         {{ binance_day_number('cast(' ~ binance_built_at() ~ ' as date)') }}
         - {{ binance_day_number('latest_days.trade_date') }} as data_age_days,
@@ -75,14 +83,13 @@ final as (
             latest_days.market = features.market
             and latest_days.symbol = features.symbol
             and latest_days.trade_date = features.trade_date
-    left join klines_daily
+    left join latest_hours
+        on latest_days.market = latest_hours.market and latest_days.symbol = latest_hours.symbol
+    left join hourly_features
         on
-            latest_days.market = klines_daily.market
-            and latest_days.symbol = klines_daily.symbol
-            and latest_days.trade_date = klines_daily.trade_date
-    left join intervals
-        on daily.source_interval = intervals.interval_code
-
+            latest_hours.market = hourly_features.market
+            and latest_hours.symbol = hourly_features.symbol
+            and latest_hours.hour_start = hourly_features.hour_start
 )
 
 select * from final
