@@ -66,7 +66,8 @@ windowed as (
         -- after it, binance_wilder_grid_columns).
         coalesce(
             max(case when previous_close is null then hour_number end) over (
-                partition by market, symbol order by hour_number rows between unbounded preceding and current row
+                partition by market, symbol order by hour_number
+                rows between unbounded preceding and current row
             ),
             -1
         ) as run_start,
