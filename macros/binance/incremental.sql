@@ -135,20 +135,26 @@
 {%- endmacro %}
 
 
-{% macro binance_upstream_changed(upstream) -%}
-    {#- Series with rows in any of `upstream` written after this model's last build, from the earliest
-        such trade_date. -#}
+{% macro binance_upstream_changed(upstream, keys=['market', 'symbol']) -%}
+    {#- The `keys` (series by default; e.g. market, quote_asset for market-wide groups) with rows in any
+        of `upstream` written after this model's last build, from the earliest such trade_date. Series
+        carry a null interval: the shape of scope.changed. -#}
+    {%- set series = keys == ['market', 'symbol'] -%}
     {%- set query -%}
         select
-            upstream_rows.market,
-            upstream_rows.symbol,
-            cast(null as string) as {{ adapter.quote('interval') }},
+            {%- for key in keys %}
+                upstream_rows.{{ key }},
+            {%- endfor %}
+            {%- if series %}
+                cast(null as string) as {{ adapter.quote('interval') }},
+            {%- endif %}
             min(upstream_rows.trade_date) as rebuild_from
         from (
             {%- for relation in upstream %}
                 select
-                    written.market,
-                    written.symbol,
+                    {%- for key in keys %}
+                        written.{{ key }},
+                    {%- endfor %}
                     cast(written.trade_date as date) as trade_date
                 from {{ relation }} as written
                 where written._built_at > (
@@ -160,7 +166,7 @@
                 {%- endif %}
             {%- endfor %}
         ) as upstream_rows
-        group by upstream_rows.market, upstream_rows.symbol
+        group by {% for key in keys %}upstream_rows.{{ key }}{% if not loop.last %}, {% endif %}{% endfor %}
     {%- endset -%}
     {{- return(query) -}}
 {%- endmacro %}

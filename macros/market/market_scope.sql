@@ -53,30 +53,7 @@
         {%- endset -%}
         {{- return(query) -}}
     {%- endif -%}
-    {%- set query -%}
-        select
-            upstream_rows.market,
-            upstream_rows.quote_asset,
-            min(upstream_rows.trade_date) as rebuild_from
-        from (
-            {%- for relation in upstream %}
-                select
-                    written.market,
-                    written.quote_asset,
-                    cast(written.trade_date as date) as trade_date
-                from {{ relation }} as written
-                where written._built_at > (
-                    select coalesce(max(built._built_at), {{ binance_timestamp_literal('1970-01-01') }})
-                    from {{ this }} as built
-                )
-                {%- if not loop.last %}
-                    union all
-                {%- endif %}
-            {%- endfor %}
-        ) as upstream_rows
-        group by upstream_rows.market, upstream_rows.quote_asset
-    {%- endset -%}
-    {{- return(query) -}}
+    {{- return(binance_upstream_changed(upstream, keys=['market', 'quote_asset'])) -}}
 {%- endmacro %}
 
 

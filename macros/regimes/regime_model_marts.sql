@@ -47,3 +47,24 @@
         from {{ fits }} as fits
     ) as cells
 {%- endmacro %}
+
+
+{% macro regime_fit_rows(fits) -%}
+    {#- The fits marts' rows (daily and hourly): one per fit of `fits` (int_regime__fits or its hourly
+        twin), the estimates' summary without the parameter arrays the states and transitions unpack. -#}
+    select
+        fit_id,
+        market,
+        symbol,
+        fitted_through,
+        n_obs,
+        n_states,
+        log_likelihood,
+        aic,
+        bic,
+        iterations,
+        is_converged,
+        model_version,
+        {{ binance_built_at() }} as _built_at
+    from {{ fits }}
+{%- endmacro %}

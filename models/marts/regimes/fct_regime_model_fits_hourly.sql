@@ -12,21 +12,7 @@ fits as (
 
 final as (
 
-    select
-        fit_id,
-        market,
-        symbol,
-        fitted_through,
-        n_obs,
-        n_states,
-        log_likelihood,
-        aic,
-        bic,
-        iterations,
-        is_converged,
-        model_version,
-        {{ binance_built_at() }} as _built_at
-    from fits
+    {{ regime_fit_rows('fits') }}
 
 )
 
