@@ -459,18 +459,22 @@ def test_reads_during_a_real_dbt_build(built_warehouse: BuiltWarehouse, tmp_path
     lake, path = private_copy(built_warehouse, tmp_path)
     wh = Warehouse(path, lake, wait=300)
     argv = [str(DBT), "build", "--full-refresh", *project_args(tmp_path), "--no-partial-parse"]
-    build = subprocess.Popen(
-        argv,
-        cwd=REPO_ROOT,
-        env=process_env(lake, {"DUCKDB_PATH": str(path)}),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # Its output goes to a file: a pipe nobody reads until the end fills up (64 KB) and stops the build
+    # mid-run, holding the file, while this test waits for it.
+    log = tmp_path / "build.out"
+    with log.open("w") as out:
+        build = subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            env=process_env(lake, {"DUCKDB_PATH": str(path)}),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     try:
         deadline = time.monotonic() + HOLD_TIMEOUT_S
         while not ((holder := lock_holder(path)) and holder.exclusive):
-            assert build.poll() is None, f"the build ended before it held the file: {build.stdout.read()}"
+            assert build.poll() is None, f"the build ended before it held the file: {log.read_text()}"
             assert time.monotonic() < deadline, "the build did not open the warehouse"
             time.sleep(0.05)
         reads_while_held = 0
@@ -485,8 +489,8 @@ def test_reads_during_a_real_dbt_build(built_warehouse: BuiltWarehouse, tmp_path
         features = wh.features("BTCUSDT")  # waits for the build's end
         assert len(features) == 151
     finally:
-        output, _ = build.communicate(timeout=600)
-    assert build.returncode == 0, output[-3000:]
+        build.wait(timeout=600)
+    assert build.returncode == 0, log.read_text()[-3000:]
     built_after = duckdb.connect(str(path), read_only=True)
     try:
         rebuilt = built_after.execute("select count(*) from fct_regime_features_daily").fetchone()[0]
